@@ -1,0 +1,9 @@
+import { defineEvent } from '../envelope.js';
+import { nonEmptyString, object } from '../schema.js';
+
+/** The device sits in Setup Assistant until it receives DeviceConfigured. */
+export const AwaitConfiguration = defineEvent(
+  'AwaitConfiguration',
+  'checkin.device.awaiting-configuration.v1',
+  object({ udid: nonEmptyString(), enrollmentId: nonEmptyString() }),
+);

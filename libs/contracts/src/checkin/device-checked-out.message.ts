@@ -1,0 +1,8 @@
+import { defineEvent } from '../envelope.js';
+import { nonEmptyString, object } from '../schema.js';
+
+export const DeviceCheckedOut = defineEvent(
+  'DeviceCheckedOut',
+  'checkin.device.checked-out.v1',
+  object({ udid: nonEmptyString(), enrollmentId: nonEmptyString() }),
+);

@@ -1,0 +1,55 @@
+import { defineEvent } from '../envelope.js';
+import { array, facts, integer, nonEmptyString, object, oneOf, optional, string } from '../schema.js';
+
+const commandRef = {
+  udid: nonEmptyString(),
+  enrollmentId: nonEmptyString(),
+  commandUuid: nonEmptyString(),
+  requestType: nonEmptyString(),
+};
+
+export const CommandDelivered = defineEvent(
+  'CommandDelivered',
+  'commands.command.delivered.v1',
+  object(commandRef),
+);
+
+/** `facts` is what the commands service could read from the result (inventory, never secrets). */
+export const CommandAcknowledged = defineEvent(
+  'CommandAcknowledged',
+  'commands.command.acknowledged.v1',
+  object({ ...commandRef, facts: optional(facts()) }),
+);
+
+export const CommandFailed = defineEvent(
+  'CommandFailed',
+  'commands.command.failed.v1',
+  object({
+    ...commandRef,
+    status: oneOf('Error', 'CommandFormatError'),
+    errors: array(
+      object({
+        code: optional(integer()),
+        domain: optional(string()),
+        description: optional(string()),
+      }),
+    ),
+  }),
+);
+
+export const CommandNotNow = defineEvent(
+  'CommandNotNow',
+  'commands.command.not-now.v1',
+  object(commandRef),
+);
+
+/** Commands of an earlier enrollment, closed because the device enrolled afresh (B05). */
+export const CommandsSuperseded = defineEvent(
+  'CommandsSuperseded',
+  'commands.command.superseded.v1',
+  object({
+    udid: nonEmptyString(),
+    enrollmentId: nonEmptyString(),
+    commandUuids: array(nonEmptyString()),
+  }),
+);

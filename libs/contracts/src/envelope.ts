@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+
+import { ContractViolation, Schema } from './schema.js';
+
+/** The services that publish and consume messages; also the consumer group names. */
+export type ServiceName = 'checkin' | 'commands' | 'escrow' | 'provisioning';
+
+/**
+ * The envelope every message travels in. Field names follow CloudEvents where they overlap
+ * (`id`, `type`, `source`, `time`, `subject`); `subject` is always the device (UDID).
+ */
+export interface Envelope<T = unknown> {
+  id: string;
+  type: string;
+  source: ServiceName;
+  time: string;
+  subject: string;
+  /** The RTS cycle (or other workflow) this message belongs to. */
+  correlationId?: string;
+  /** The message, command or request that caused this one. */
+  causationId?: string;
+  data: T;
+}
+
+export interface EnvelopeContext {
+  subject: string;
+  correlationId?: string;
+  causationId?: string;
+}
+
+/** An event: published once, delivered at least once to every subscribing service. */
+export interface EventContract<T> {
+  readonly kind: 'event';
+  readonly name: string;
+  readonly routingKey: string;
+  readonly schema: Schema<T>;
+}
+
+/** A request with exactly one reply, answered by the service that owns the data. */
+export interface RequestContract<Q, R> {
+  readonly kind: 'request';
+  readonly name: string;
+  readonly routingKey: string;
+  readonly owner: ServiceName;
+  readonly schema: Schema<Q>;
+  readonly replySchema: Schema<R>;
+}
+
+const ROUTING_KEY = /^[a-z]+\.[a-z-]+\.[a-z-]+\.v[1-9][0-9]*$/;
+
+function checkRoutingKey(routingKey: string): string {
+  if (!ROUTING_KEY.test(routingKey)) {
+    throw new Error(`routing key ${routingKey} is not <context>.<entity>.<event>.v<N>`);
+  }
+
+  return routingKey;
+}
+
+export function defineEvent<T>(name: string, routingKey: string, schema: Schema<T>): EventContract<T> {
+  return { kind: 'event', name, routingKey: checkRoutingKey(routingKey), schema };
+}
+
+export function defineRequest<Q, R>(
+  name: string,
+  routingKey: string,
+  owner: ServiceName,
+  schema: Schema<Q>,
+  replySchema: Schema<R>,
+): RequestContract<Q, R> {
+  return { kind: 'request', name, routingKey: checkRoutingKey(routingKey), owner, schema, replySchema };
+}
+
+export function createEnvelope<T>(
+  contract: { routingKey: string; schema: Schema<T> },
+  source: ServiceName,
+  data: T,
+  context: EnvelopeContext,
+): Envelope<T> {
+  return {
+    id: randomUUID(),
+    type: contract.routingKey,
+    source,
+    time: new Date().toISOString(),
+    subject: context.subject,
+    ...(context.correlationId ? { correlationId: context.correlationId } : {}),
+    ...(context.causationId ? { causationId: context.causationId } : {}),
+    data: contract.schema.parse(data, 'data'),
+  };
+}
+
+/** Checks an incoming envelope against its contract; throws ContractViolation with the path. */
+export function readEnvelope<T>(contract: { schema: Schema<T> }, value: unknown): Envelope<T> {
+  if (typeof value !== 'object' || value === null) {
+    throw new ContractViolation('', 'envelope object');
+  }
+  const envelope = value as Record<string, unknown>;
+  for (const key of ['id', 'type', 'source', 'time', 'subject'] as const) {
+    if (typeof envelope[key] !== 'string') {
+      throw new ContractViolation(key, 'string');
+    }
+  }
+
+  return { ...(envelope as unknown as Envelope<unknown>), data: contract.schema.parse(envelope.data, 'data') };
+}

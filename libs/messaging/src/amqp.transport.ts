@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import * as amqp from 'amqplib';
+
+import { Envelope } from '@turnaround/contracts';
+import { createLogger } from '@turnaround/platform';
+
+import { deliver } from './delivery.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  describeError,
+  EventHandler,
+  MessageTransport,
+  RemoteRequestError,
+  RequestHandler,
+  RequestTimeoutError,
+  retryDelay,
+  RetryPolicy,
+  SerialLanes,
+} from './transport.js';
+
+export const EVENTS_EXCHANGE = 'turnaround.events';
+export const REQUESTS_EXCHANGE = 'turnaround.requests';
+export const DEAD_LETTER_EXCHANGE = 'turnaround.dead-letter';
+const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
+const ATTEMPT_HEADER = 'x-turnaround-attempt';
+
+interface Consumer {
+  kind: 'events' | 'requests';
+  group: string;
+  routingKeys: readonly string[];
+  handler: EventHandler | RequestHandler;
+}
+
+interface PendingReply {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+export interface AmqpTransportOptions {
+  url: string;
+  prefetch?: number;
+  retry?: RetryPolicy;
+}
+
+/**
+ * RabbitMQ, with the delivery guarantees Nest's built-in RMQ transport does not give by default:
+ * persistent messages, publisher confirms, explicit acknowledgement after the handler finished,
+ * retries through a delay queue, and a dead-letter exchange that records why a message died.
+ */
+export class AmqpTransport implements MessageTransport {
+  private readonly logger = createLogger('AmqpTransport');
+  private readonly consumers: Consumer[] = [];
+  private readonly replies = new Map<string, PendingReply>();
+  private readonly lanes = new SerialLanes();
+  private readonly policy: RetryPolicy;
+  private model?: amqp.RecoveringChannelModel;
+  private publisher?: amqp.ConfirmChannel;
+  private consumer?: amqp.Channel;
+  private connected = false;
+  private closing = false;
+
+  constructor(private readonly options: AmqpTransportOptions) {
+    this.policy = options.retry ?? DEFAULT_RETRY_POLICY;
+  }
+
+  async connect(): Promise<void> {
+    this.model = await amqp.connect(this.options.url, {
+      recovery: {
+        initialMaxRetries: 20,
+        maxDelay: 5_000,
+        setup: async (model: amqp.ChannelModel) => this.setUp(model),
+      },
+    });
+    this.model.on('disconnect', (error: Error) => {
+      this.connected = false;
+      if (!this.closing) {
+        this.logger.warn({ reason: error?.message }, 'broker connection lost, reconnecting');
+      }
+    });
+    this.model.on('error', (error: Error) => this.logger.error({ reason: error.message }, 'broker error'));
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.lanes.drain();
+    await this.model?.close().catch(() => undefined);
+    this.connected = false;
+  }
+
+  isHealthy(): boolean {
+    return this.connected;
+  }
+
+  async publish(envelope: Envelope): Promise<void> {
+    const channel = await this.publishingChannel();
+    await new Promise<void>((resolve, reject) => {
+      channel.publish(EVENTS_EXCHANGE, envelope.type, Buffer.from(JSON.stringify(envelope)), {
+        persistent: true,
+        contentType: 'application/json',
+        messageId: envelope.id,
+        type: envelope.type,
+        timestamp: Math.floor(Date.parse(envelope.time) / 1000),
+        headers: { [ATTEMPT_HEADER]: 1 },
+      }, (error) => (error ? reject(new Error(`broker refused ${envelope.type}: ${String(error)}`)) : resolve()));
+    });
+  }
+
+  async subscribe(group: string, routingKeys: readonly string[], handler: EventHandler): Promise<void> {
+    this.consumers.push({ kind: 'events', group, routingKeys, handler });
+    if (this.consumer) {
+      await this.startConsumer(this.consumer, this.consumers[this.consumers.length - 1]!);
+    }
+  }
+
+  async serve(group: string, routingKeys: readonly string[], handler: RequestHandler): Promise<void> {
+    this.consumers.push({ kind: 'requests', group, routingKeys, handler });
+    if (this.consumer) {
+      await this.startConsumer(this.consumer, this.consumers[this.consumers.length - 1]!);
+    }
+  }
+
+  async request(envelope: Envelope, timeoutMs: number): Promise<unknown> {
+    const channel = await this.publishingChannel();
+    const correlationId = randomUUID();
+    const reply = new Promise<unknown>((resolve, reject) => {
+      this.replies.set(correlationId, { resolve, reject });
+    });
+    const timer = setTimeout(() => {
+      this.replies.get(correlationId)?.reject(new RequestTimeoutError(envelope.type, timeoutMs));
+      this.replies.delete(correlationId);
+    }, timeoutMs);
+    // Direct reply-to needs the request published on the channel that consumes the replies.
+    (this.consumer ?? channel).publish(REQUESTS_EXCHANGE, envelope.type, Buffer.from(JSON.stringify(envelope)), {
+      correlationId,
+      replyTo: REPLY_QUEUE,
+      expiration: String(timeoutMs),
+      contentType: 'application/json',
+      messageId: envelope.id,
+      type: envelope.type,
+    });
+    try {
+      return await reply;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async publishingChannel(): Promise<amqp.ConfirmChannel> {
+    for (let waited = 0; !this.publisher || !this.connected; waited += 100) {
+      if (this.closing || waited > 10_000) {
+        throw new Error('broker unavailable');
+      }
+      await sleep(100);
+    }
+
+    return this.publisher;
+  }
+
+  private async setUp(model: amqp.ChannelModel): Promise<void> {
+    const publisher = await model.createConfirmChannel();
+    const consumer = await model.createChannel();
+    await consumer.prefetch(this.options.prefetch ?? 64);
+    await publisher.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
+    await publisher.assertExchange(REQUESTS_EXCHANGE, 'direct', { durable: true });
+    await publisher.assertExchange(DEAD_LETTER_EXCHANGE, 'topic', { durable: true });
+    await consumer.consume(REPLY_QUEUE, (message) => this.onReply(message), { noAck: true });
+    for (const entry of this.consumers) {
+      await this.startConsumer(consumer, entry);
+    }
+    this.publisher = publisher;
+    this.consumer = consumer;
+    this.connected = true;
+    this.logger.info({ consumers: this.consumers.length }, 'broker connected');
+  }
+
+  private async startConsumer(channel: amqp.Channel, entry: Consumer): Promise<void> {
+    const queue = `turnaround.${entry.group}.${entry.kind}`;
+    if (entry.kind === 'requests') {
+      await channel.assertQueue(queue, { durable: false, autoDelete: false });
+      for (const key of entry.routingKeys) {
+        await channel.bindQueue(queue, REQUESTS_EXCHANGE, key);
+      }
+      await channel.consume(queue, (message) => message && this.onRequest(channel, entry, message));
+
+      return;
+    }
+    const deadLetters = `turnaround.${entry.group}.dead-letter`;
+    const retries = `turnaround.${entry.group}.retry`;
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await channel.assertQueue(deadLetters, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await channel.assertQueue(retries, {
+      durable: true,
+      arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+    });
+    await channel.bindQueue(deadLetters, DEAD_LETTER_EXCHANGE, `${entry.group}.#`);
+    for (const key of entry.routingKeys) {
+      await channel.bindQueue(queue, EVENTS_EXCHANGE, key);
+    }
+    await channel.consume(queue, (message) => message && this.onEvent(channel, entry, message));
+  }
+
+  private onEvent(channel: amqp.Channel, entry: Consumer, message: amqp.ConsumeMessage): void {
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(message.content.toString('utf8')) as Envelope;
+    } catch {
+      this.deadLetter(channel, entry, message, 'CONTRACT.VIOLATION: body is not JSON');
+
+      return;
+    }
+    const attempt = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 1);
+    void this.lanes.run(`${entry.group}:${envelope.subject}`, async () => {
+      const outcome = await deliver(entry.handler as EventHandler, envelope, attempt, this.policy);
+      const fields = { group: entry.group, type: envelope.type, messageId: envelope.id, udid: envelope.subject, attempt };
+      if (outcome.action === 'ack') {
+        channel.ack(message);
+
+        return;
+      }
+      if (outcome.action === 'dead-letter') {
+        this.logger.error({ ...fields, reason: outcome.reason }, 'message dead-lettered');
+        this.deadLetter(channel, entry, message, outcome.reason);
+
+        return;
+      }
+      this.logger.warn({ ...fields, reason: outcome.reason }, 'message delivery failed, will retry');
+      this.publisher?.sendToQueue(`turnaround.${entry.group}.retry`, message.content, {
+        ...message.properties,
+        persistent: true,
+        expiration: String(retryDelay(this.policy, attempt)),
+        headers: { ...message.properties.headers, [ATTEMPT_HEADER]: attempt + 1 },
+      }, (error) => (error ? channel.nack(message, false, true) : channel.ack(message)));
+    });
+  }
+
+  private deadLetter(channel: amqp.Channel, entry: Consumer, message: amqp.ConsumeMessage, reason: string): void {
+    this.publisher?.publish(DEAD_LETTER_EXCHANGE, `${entry.group}.${message.fields.routingKey}`, message.content, {
+      ...message.properties,
+      persistent: true,
+      headers: { ...message.properties.headers, 'x-turnaround-dead-letter-reason': reason, 'x-turnaround-group': entry.group },
+    }, (error) => (error ? channel.nack(message, false, true) : channel.ack(message)));
+  }
+
+  private onRequest(channel: amqp.Channel, entry: Consumer, message: amqp.ConsumeMessage): void {
+    const { replyTo, correlationId } = message.properties;
+    void (async () => {
+      let reply: { ok: boolean; value?: unknown; error?: { code: string; message: string } };
+      try {
+        const envelope = JSON.parse(message.content.toString('utf8')) as Envelope;
+        reply = { ok: true, value: (await (entry.handler as RequestHandler)(envelope)) ?? null };
+      } catch (error) {
+        reply = { ok: false, error: describeError(error) };
+      }
+      channel.ack(message);
+      if (replyTo) {
+        this.publisher?.sendToQueue(replyTo, Buffer.from(JSON.stringify(reply)), { correlationId, contentType: 'application/json' });
+      }
+    })();
+  }
+
+  private onReply(message: amqp.ConsumeMessage | null): void {
+    const correlationId = message?.properties.correlationId as string | undefined;
+    const pending = correlationId ? this.replies.get(correlationId) : undefined;
+    if (!message || !pending || !correlationId) {
+      return;
+    }
+    this.replies.delete(correlationId);
+    try {
+      const reply = JSON.parse(message.content.toString('utf8')) as { ok: boolean; value?: unknown; error?: { code: string; message: string } };
+      if (reply.ok) {
+        pending.resolve(reply.value);
+      } else {
+        pending.reject(new RemoteRequestError(reply.error?.code ?? 'INTERNAL', reply.error?.message ?? 'request failed'));
+      }
+    } catch (error) {
+      pending.reject(error as Error);
+    }
+  }
+}

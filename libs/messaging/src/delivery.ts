@@ -1,0 +1,39 @@
+import { ContractViolation, Envelope } from '@turnaround/contracts';
+
+import { RetryPolicy } from './transport.js';
+
+export type DeliveryOutcome =
+  | { action: 'ack' }
+  | { action: 'retry'; reason: string }
+  | { action: 'dead-letter'; reason: string };
+
+/**
+ * The one place that decides what happens to a delivery: handled → ack; a message that breaks its
+ * contract → dead-letter at once (retrying cannot fix it); anything else → retry until the
+ * policy's attempts are spent, then dead-letter with the last error.
+ */
+export async function deliver(
+  handler: (envelope: Envelope) => Promise<void>,
+  envelope: Envelope,
+  attempt: number,
+  policy: RetryPolicy,
+): Promise<DeliveryOutcome> {
+  try {
+    await handler(envelope);
+
+    return { action: 'ack' };
+  } catch (error) {
+    const reason = error instanceof Error ? `${errorCode(error)}: ${error.message}` : String(error);
+    if (error instanceof ContractViolation || attempt >= policy.maxAttempts) {
+      return { action: 'dead-letter', reason };
+    }
+
+    return { action: 'retry', reason };
+  }
+}
+
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+
+  return typeof code === 'string' ? code : error.name;
+}

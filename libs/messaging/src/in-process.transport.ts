@@ -1,0 +1,162 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Envelope } from '@turnaround/contracts';
+import { createLogger } from '@turnaround/platform';
+
+import { deliver } from './delivery.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  describeError,
+  EventHandler,
+  matchesRoutingKey,
+  MessageTransport,
+  NoResponderError,
+  RemoteRequestError,
+  RequestHandler,
+  RequestTimeoutError,
+  retryDelay,
+  RetryPolicy,
+  SerialLanes,
+} from './transport.js';
+
+interface Subscription {
+  group: string;
+  routingKeys: readonly string[];
+  handler: EventHandler;
+  lanes: SerialLanes;
+}
+
+export interface DeadLetter {
+  group: string;
+  envelope: Envelope;
+  reason: string;
+  at: string;
+}
+
+const MAX_KEPT_DEAD_LETTERS = 1000;
+
+/**
+ * The embedded default's bus: every service in one process, same semantics as RabbitMQ.
+ * Messages are copied through JSON on the way in, so a handler never shares an object with the
+ * publisher (as it would not across a broker), and delivery always happens on a later tick.
+ */
+export class InProcessTransport implements MessageTransport {
+  private readonly logger = createLogger('InProcessTransport');
+  private readonly subscriptions: Subscription[] = [];
+  private readonly responders = new Map<string, RequestHandler>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly kept: DeadLetter[] = [];
+  private closed = false;
+
+  constructor(private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY) {}
+
+  async connect(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+  }
+
+  isHealthy(): boolean {
+    return !this.closed;
+  }
+
+  async publish(envelope: Envelope): Promise<void> {
+    const wire = JSON.stringify(envelope);
+    for (const subscription of this.subscriptions) {
+      if (subscription.routingKeys.some((key) => matchesRoutingKey(key, envelope.type))) {
+        this.track(
+          subscription.lanes.run(envelope.subject, () =>
+            this.deliverWithRetry(subscription, JSON.parse(wire) as Envelope),
+          ),
+        );
+      }
+    }
+  }
+
+  async subscribe(group: string, routingKeys: readonly string[], handler: EventHandler): Promise<void> {
+    this.subscriptions.push({ group, routingKeys, handler, lanes: new SerialLanes() });
+  }
+
+  async serve(_group: string, routingKeys: readonly string[], handler: RequestHandler): Promise<void> {
+    for (const key of routingKeys) {
+      if (this.responders.has(key)) {
+        throw new Error(`two responders for ${key}`);
+      }
+      this.responders.set(key, handler);
+    }
+  }
+
+  async request(envelope: Envelope, timeoutMs: number): Promise<unknown> {
+    const responder = this.responders.get(envelope.type);
+    if (!responder) {
+      throw new NoResponderError(envelope.type);
+    }
+    const copy = JSON.parse(JSON.stringify(envelope)) as Envelope;
+    const abort = new AbortController();
+    const reply = (async () => {
+      await sleep(0);
+      try {
+        return { ok: true as const, value: JSON.parse(JSON.stringify((await responder(copy)) ?? null)) };
+      } catch (error) {
+        return { ok: false as const, error: describeError(error) };
+      }
+    })();
+    const timeout = sleep(timeoutMs, undefined, { signal: abort.signal }).then(
+      () => {
+        throw new RequestTimeoutError(envelope.type, timeoutMs);
+      },
+      () => undefined,
+    );
+    const outcome = await Promise.race([reply, timeout]);
+    abort.abort();
+    if (!outcome) {
+      throw new RequestTimeoutError(envelope.type, timeoutMs);
+    }
+    if (!outcome.ok) {
+      throw new RemoteRequestError(outcome.error.code, outcome.error.message);
+    }
+
+    return outcome.value;
+  }
+
+  /** Dead letters kept for inspection (the newest last). */
+  deadLetters(): readonly DeadLetter[] {
+    return this.kept;
+  }
+
+  /** Resolves once nothing is in flight; tests and shutdown use it. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) {
+      await Promise.allSettled([...this.pending]);
+    }
+  }
+
+  private track(delivery: Promise<void>): void {
+    const tracked = delivery.catch(() => undefined);
+    this.pending.add(tracked);
+    void tracked.then(() => this.pending.delete(tracked));
+  }
+
+  private async deliverWithRetry(subscription: Subscription, envelope: Envelope): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      await sleep(0);
+      const outcome = await deliver(subscription.handler, envelope, attempt, this.policy);
+      if (outcome.action === 'ack') {
+        return;
+      }
+      const fields = { group: subscription.group, type: envelope.type, messageId: envelope.id, udid: envelope.subject, attempt, reason: outcome.reason };
+      if (outcome.action === 'dead-letter' || this.closed) {
+        this.logger.error(fields, 'message dead-lettered');
+        this.kept.push({ group: subscription.group, envelope, reason: outcome.reason, at: new Date().toISOString() });
+        if (this.kept.length > MAX_KEPT_DEAD_LETTERS) {
+          this.kept.shift();
+        }
+
+        return;
+      }
+      this.logger.warn(fields, 'message delivery failed, will retry');
+      await sleep(retryDelay(this.policy, attempt));
+    }
+  }
+}

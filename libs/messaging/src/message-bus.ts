@@ -1,0 +1,43 @@
+import { lastValueFrom } from 'rxjs';
+
+import {
+  createEnvelope,
+  Envelope,
+  EnvelopeContext,
+  EventContract,
+  RequestContract,
+  ServiceName,
+} from '@turnaround/contracts';
+
+import { BusClient } from './bus.client.js';
+
+export interface RequestOptions extends EnvelopeContext {
+  timeoutMs?: number;
+}
+
+/**
+ * What a service uses to talk to the others: typed by the contracts, so a payload that does not
+ * match its contract fails where it is built, not where it is received.
+ */
+export class MessageBus {
+  constructor(
+    private readonly source: ServiceName,
+    private readonly client: BusClient,
+  ) {}
+
+  async publish<T>(contract: EventContract<T>, data: T, context: EnvelopeContext): Promise<Envelope<T>> {
+    const envelope = createEnvelope(contract, this.source, data, context);
+    await lastValueFrom(this.client.emit(contract.routingKey, { envelope }), { defaultValue: undefined });
+
+    return envelope;
+  }
+
+  async request<Q, R>(contract: RequestContract<Q, R>, data: Q, options: RequestOptions): Promise<R> {
+    const envelope = createEnvelope(contract, this.source, data, options);
+    const reply = await lastValueFrom(
+      this.client.send(contract.routingKey, { envelope, timeoutMs: options.timeoutMs }),
+    );
+
+    return contract.replySchema.parse(reply, 'reply');
+  }
+}
