@@ -102,3 +102,10 @@ export function readEnvelope<T>(contract: { schema: Schema<T> }, value: unknown)
 
   return { ...(envelope as unknown as Envelope<unknown>), data: contract.schema.parse(envelope.data, 'data') };
 }
+
+/** The payload type of a contract: `DataOf<typeof DeviceEnrolled>`. */
+export type DataOf<C> =
+  C extends EventContract<infer T> ? T : C extends RequestContract<infer Q, unknown> ? Q : never;
+
+/** The reply type of a request contract. */
+export type ReplyOf<C> = C extends RequestContract<unknown, infer R> ? R : never;

@@ -6,3 +6,4 @@ export * from './bus.server.js';
 export * from './bus.client.js';
 export * from './message-bus.js';
 export * from './messaging.module.js';
+export * from './handlers.js';

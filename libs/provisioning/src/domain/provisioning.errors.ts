@@ -1,0 +1,23 @@
+/** Stable codes the admin API maps to HTTP in one place (feature/admin-exception.filter.ts). */
+export type ProvisioningErrorCode =
+  | 'CONFIGURATION.NOT_FOUND'
+  | 'CONFIGURATION.INVALID'
+  | 'CONFIGURATION.NAME_TAKEN'
+  | 'DEVICE.NOT_FOUND'
+  | 'DEVICE.NOT_ENROLLED'
+  | 'DEVICE.USER_ENROLLMENT'
+  | 'DEVICE.OS_TOO_OLD'
+  | 'CYCLE.NOT_FOUND'
+  | 'CYCLE.ALREADY_ACTIVE'
+  | 'CYCLE.ENROLLMENT_PROFILE_UNAVAILABLE'
+  | 'REQUEST.INVALID';
+
+export class ProvisioningError extends Error {
+  constructor(
+    readonly code: ProvisioningErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,77 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Put, UseFilters, UseGuards } from '@nestjs/common';
+
+import { ProvisioningError } from '../domain/provisioning.errors.js';
+import { AdminApiGuard } from './admin-api.guard.js';
+import { AdminExceptionFilter } from './admin-exception.filter.js';
+import { DeviceQueryService } from './device-query.service.js';
+import { ReturnToServiceService } from './return-to-service.service.js';
+import type { TriggerResult } from './return-to-service.service.js';
+import { RtsConfigurationService } from './rts-configuration.service.js';
+import type { RtsConfigurationInput, RtsConfigurationView } from './rts-configuration.service.js';
+
+/** The operators' API: RTS configurations, devices, cycles. */
+@Controller('api/v1')
+@UseGuards(AdminApiGuard)
+@UseFilters(AdminExceptionFilter)
+export class AdminController {
+  constructor(
+    private readonly configurations: RtsConfigurationService,
+    private readonly devices: DeviceQueryService,
+    private readonly returnToService: ReturnToServiceService,
+  ) {}
+
+  @Get('rts-configurations')
+  async listConfigurations(): Promise<RtsConfigurationView[]> {
+    return this.configurations.list();
+  }
+
+  @Put('rts-configurations/:name')
+  async saveConfiguration(@Param('name') name: string, @Body() body: RtsConfigurationInput): Promise<RtsConfigurationView> {
+    return this.configurations.save({ ...(body ?? {}), name });
+  }
+
+  @Post('rts-configurations')
+  async createConfiguration(@Body() body: RtsConfigurationInput): Promise<RtsConfigurationView> {
+    return this.configurations.save(body ?? {});
+  }
+
+  @Get('rts-configurations/:name')
+  async getConfiguration(@Param('name') name: string): Promise<RtsConfigurationView> {
+    return this.configurations.get(name);
+  }
+
+  @Get('devices')
+  async listDevices(): Promise<unknown[]> {
+    return this.devices.list();
+  }
+
+  @Get('devices/:udid')
+  async getDevice(@Param('udid') udid: string): Promise<unknown> {
+    return this.devices.get(udid);
+  }
+
+  @Get('devices/:udid/cycles')
+  async deviceCycles(@Param('udid') udid: string): Promise<unknown[]> {
+    return this.devices.history(udid);
+  }
+
+  @Get('cycles/:id')
+  async getCycle(@Param('id') id: string): Promise<unknown> {
+    return this.devices.cycle(id);
+  }
+
+  /** Starts Return to Service for one or many devices; answers 202 with one result per device. */
+  @Post('return-to-service')
+  @HttpCode(202)
+  async trigger(@Body() body: { devices?: unknown; configuration?: unknown }): Promise<{ results: TriggerResult[] }> {
+    const devices = body?.devices;
+    if (!Array.isArray(devices) || devices.length === 0 || devices.length > 10_000 || !devices.every((udid) => typeof udid === 'string' && udid.length > 0)) {
+      throw new ProvisioningError('REQUEST.INVALID', 'devices must be a non-empty list of UDIDs (at most 10,000)');
+    }
+    if (typeof body.configuration !== 'string') {
+      throw new ProvisioningError('REQUEST.INVALID', 'configuration must name an RTS configuration');
+    }
+
+    return { results: await this.returnToService.trigger([...new Set(devices as string[])], body.configuration) };
+  }
+}

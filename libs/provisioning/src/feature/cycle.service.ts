@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+
+import { Inject, Injectable } from '@nestjs/common';
+
+import { CycleEvents, CycleState, EnqueueCommands, PrioritizeCommand } from '@turnaround/contracts';
+import { MessageBus } from '@turnaround/messaging';
+import { createLogger } from '@turnaround/platform';
+import {
+  buildDeviceConfigured,
+  buildInstallApplication,
+  buildInstallProfile,
+  encodePlistXml,
+  PlistDict,
+} from '@turnaround/protocol';
+
+import { ProvisioningPlan } from '../domain/plan.js';
+import { CycleInput, isTerminal, nextState } from '../domain/rts-cycle.js';
+import { ProvisioningRepository, RtsCycleEntity } from '../data-access/provisioning.repository.js';
+import { PROVISIONING_SETTINGS } from './provisioning.settings.js';
+import type { ProvisioningSettings } from './provisioning.settings.js';
+
+export interface PlanStep {
+  requestType: string;
+  outcome: 'queued' | 'delivered' | 'acknowledged' | 'error' | 'not-now';
+}
+
+export interface QueuedCommand {
+  commandUuid: string;
+  requestType: string;
+  command: PlistDict;
+}
+
+/** Builds a command with a fresh CommandUUID. */
+export function queued(command: PlistDict): QueuedCommand {
+  return { commandUuid: randomUUID().toUpperCase(), requestType: String(command.RequestType), command };
+}
+
+/** Moves cycles through their states, records each transition and publishes it as an event. */
+@Injectable()
+export class CycleService {
+  private readonly logger = createLogger('CycleService');
+
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly repository: ProvisioningRepository,
+    @Inject(PROVISIONING_SETTINGS) private readonly settings: ProvisioningSettings,
+  ) {}
+
+  /** Applies one input; returns false when it does not apply in the cycle's state. */
+  async apply(cycle: RtsCycleEntity, input: CycleInput, causationId?: string): Promise<boolean> {
+    const result = nextState(cycle.state, input, cycle.stalledIn ?? undefined);
+    if (!result) {
+      return false;
+    }
+    const at = new Date();
+    cycle.state = result.to;
+    cycle.reason = result.reason ?? (result.to === 'stalled' || result.to === 'failed' ? cycle.reason : null);
+    cycle.stalledIn = result.to === 'stalled' ? (cycle.stalledIn ?? result.from) : null;
+    this.stamp(cycle, result.to, at);
+    await this.repository.recordTransition(cycle, result.from, result.reason, at);
+    await this.announce(cycle, result.from, result.reason, at, causationId);
+
+    return true;
+  }
+
+  /** Queues commands for an enrollment; `front` puts them before anything already queued. */
+  async enqueue(udid: string, enrollmentId: string, commands: QueuedCommand[], correlationId?: string, placement: 'back' | 'front' = 'back'): Promise<void> {
+    if (commands.length === 0) {
+      return;
+    }
+    // TODO(#4): publish through a transactional outbox together with the state change.
+    await this.bus.publish(
+      EnqueueCommands,
+      {
+        udid,
+        enrollmentId,
+        placement,
+        commands: commands.map((entry) => ({
+          commandUuid: entry.commandUuid,
+          requestType: entry.requestType,
+          command: encodePlistXml(entry.command).toString('base64'),
+        })),
+      },
+      { subject: udid, correlationId },
+    );
+  }
+
+  /**
+   * The device is back and waits in Setup Assistant: queue the plan, then DeviceConfigured last.
+   * DeviceConfigured is queued right away behind the plan rather than after its results: a NotNow
+   * or Error on a step must never hold the release back (B13), and the queue offers it as soon as
+   * every step before it was answered in the session.
+   */
+  async provision(cycle: RtsCycleEntity, enrollmentId: string, plan: ProvisioningPlan, causationId?: string): Promise<void> {
+    const steps = planCommands(plan);
+    const release = queued(buildDeviceConfigured());
+    cycle.newEnrollmentId = enrollmentId;
+    cycle.releaseCommandUuid = release.commandUuid;
+    cycle.planSteps = JSON.stringify(
+      Object.fromEntries(steps.map((step) => [step.commandUuid, { requestType: step.requestType, outcome: 'queued' } satisfies PlanStep])),
+    );
+    cycle.releaseDueAt = new Date(Date.now() + this.settings.releaseTimeoutSeconds * 1000);
+    await this.apply(cycle, { type: 'awaiting-configuration' }, causationId);
+    await this.enqueue(cycle.udid, enrollmentId, [...steps, release], cycle.id);
+    this.logger.info({ udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: release.commandUuid }, 'provisioning queued');
+  }
+
+  /** Past the release timeout, DeviceConfigured jumps the queue; the cycle records why. */
+  async forceRelease(cycle: RtsCycleEntity): Promise<void> {
+    const steps = JSON.parse(cycle.planSteps) as Record<string, PlanStep>;
+    const unanswered = Object.values(steps).filter((step) => step.outcome === 'queued' || step.outcome === 'delivered' || step.outcome === 'not-now');
+    cycle.releaseDueAt = null;
+    cycle.reason = `release timeout after ${this.settings.releaseTimeoutSeconds} s; unfinished steps: ${unanswered.map((step) => `${step.requestType} (${step.outcome})`).join(', ') || 'none'}`;
+    await this.repository.saveCycle(cycle);
+    await this.bus.publish(
+      PrioritizeCommand,
+      { udid: cycle.udid, enrollmentId: cycle.newEnrollmentId ?? cycle.enrollmentId, commandUuid: cycle.releaseCommandUuid! },
+      { subject: cycle.udid, correlationId: cycle.id },
+    );
+    this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: cycle.reason }, 'release forced');
+  }
+
+  /** Records what happened to a plan step; outcomes never block the cycle. */
+  async recordStep(cycle: RtsCycleEntity, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {
+    const steps = JSON.parse(cycle.planSteps) as Record<string, PlanStep>;
+    const step = steps[commandUuid];
+    if (!step || step.outcome === 'acknowledged' || step.outcome === 'error') {
+      return;
+    }
+    step.outcome = outcome;
+    cycle.planSteps = JSON.stringify(steps);
+    await this.repository.saveCycle(cycle);
+  }
+
+  private stamp(cycle: RtsCycleEntity, state: CycleState, at: Date): void {
+    const deadline = new Date(at.getTime() + this.settings.phaseDeadlineSeconds * 1000);
+    switch (state) {
+      case 'erase-queued':
+        cycle.eraseQueuedAt = at;
+        cycle.deadlineAt = deadline;
+        break;
+      case 'erase-acknowledged':
+        cycle.eraseAcknowledgedAt = at;
+        cycle.deadlineAt = deadline;
+        break;
+      case 'provisioning':
+        cycle.provisioningAt = at;
+        cycle.deadlineAt = deadline;
+        break;
+      case 'configured':
+        cycle.configuredAt = at;
+        cycle.releaseDueAt = null;
+        break;
+      case 'returned-to-service':
+        cycle.returnedAt = at;
+        cycle.endedAt = at;
+        cycle.deadlineAt = null;
+        break;
+      case 'failed':
+        cycle.endedAt = at;
+        cycle.deadlineAt = null;
+        cycle.releaseDueAt = null;
+        break;
+      case 'stalled':
+        cycle.deadlineAt = null;
+        break;
+      case 'requested':
+        break;
+    }
+  }
+
+  private async announce(cycle: RtsCycleEntity, from: CycleState, reason: string | undefined, at: Date, causationId?: string): Promise<void> {
+    const fields = { udid: cycle.udid, cycleId: cycle.id, from, to: cycle.state, reason };
+    if (cycle.state === 'failed' || cycle.state === 'stalled') {
+      this.logger.warn(fields, 'cycle transition');
+    } else {
+      this.logger.info(fields, 'cycle transition');
+    }
+    // TODO(#4): publish through a transactional outbox together with the state change.
+    await this.bus.publish(
+      CycleEvents[cycle.state],
+      {
+        cycleId: cycle.id,
+        udid: cycle.udid,
+        configuration: cycle.configurationName,
+        trigger: cycle.trigger,
+        state: cycle.state,
+        previousState: from,
+        ...(reason ? { reason } : {}),
+        at: at.toISOString(),
+      },
+      { subject: cycle.udid, correlationId: cycle.id, causationId },
+    );
+    if (isTerminal(cycle.state)) {
+      this.logger.info({ udid: cycle.udid, cycleId: cycle.id, state: cycle.state }, 'cycle ended');
+    }
+  }
+}
+
+function planCommands(plan: ProvisioningPlan): QueuedCommand[] {
+  return [
+    ...plan.profiles.map((profile) => queued(buildInstallProfile(Buffer.from(profile.payload, 'base64')))),
+    ...plan.apps.map((app) => queued(buildInstallApplication(app))),
+  ];
+}

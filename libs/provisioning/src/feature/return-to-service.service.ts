@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+
+import { Inject, Injectable } from '@nestjs/common';
+
+import { IssueEnrollmentProfile } from '@turnaround/contracts';
+import { MessageBus } from '@turnaround/messaging';
+import { createLogger } from '@turnaround/platform';
+import { buildEraseDevice } from '@turnaround/protocol';
+
+import { AdeAssignment, compareVersions, mdmProfileNeed, RTS_MINIMUM_OS } from '../domain/mdm-profile-rule.js';
+import { ProvisioningError } from '../domain/provisioning.errors.js';
+import {
+  ActiveCycleExistsError,
+  ManagedDeviceEntity,
+  ProvisioningRepository,
+  RtsConfigurationEntity,
+  RtsCycleEntity,
+} from '../data-access/provisioning.repository.js';
+import { CycleService, queued } from './cycle.service.js';
+import { PROVISIONING_SETTINGS } from './provisioning.settings.js';
+import type { ProvisioningSettings } from './provisioning.settings.js';
+
+export interface TriggerResult {
+  udid: string;
+  cycleId?: string;
+  error?: { code: string; message: string };
+}
+
+/** Starts Return to Service cycles: checks the device, builds the erase, queues it. */
+@Injectable()
+export class ReturnToServiceService {
+  private readonly logger = createLogger('ReturnToServiceService');
+
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly cycles: CycleService,
+    private readonly repository: ProvisioningRepository,
+    @Inject(PROVISIONING_SETTINGS) private readonly settings: ProvisioningSettings,
+  ) {}
+
+  /** One result per device; one device's refusal never stops the others. */
+  async trigger(udids: string[], configurationName: string): Promise<TriggerResult[]> {
+    const configuration = await this.repository.findConfiguration(configurationName);
+    if (!configuration) {
+      throw new ProvisioningError('CONFIGURATION.NOT_FOUND', `no RTS configuration named ${configurationName}`);
+    }
+    const results: TriggerResult[] = [];
+    for (const udid of udids) {
+      try {
+        results.push({ udid, cycleId: await this.start(udid, configuration) });
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? 'INTERNAL';
+        if (!(error instanceof ProvisioningError || error instanceof ActiveCycleExistsError)) {
+          this.logger.error({ udid, err: error }, 'return to service could not start');
+        }
+        results.push({ udid, error: { code, message: (error as Error).message } });
+      }
+    }
+
+    return results;
+  }
+
+  private async start(udid: string, configuration: RtsConfigurationEntity): Promise<string> {
+    const device = await this.repository.findDevice(udid);
+    this.checkEligible(udid, device);
+    const need = mdmProfileNeed(device.enrolledViaAde, configuration.ade ? (JSON.parse(configuration.ade) as AdeAssignment) : null);
+    const erase = queued(
+      buildEraseDevice({
+        returnToService: {
+          enabled: true,
+          ...(configuration.wifiProfile ? { wifiProfileData: Buffer.from(configuration.wifiProfile, 'base64') } : {}),
+          ...(need.required ? { mdmProfileData: await this.enrollmentProfile(udid, configuration) } : {}),
+        },
+      }),
+    );
+    const now = new Date();
+    const cycle: RtsCycleEntity = Object.assign(new RtsCycleEntity(), {
+      id: randomUUID(),
+      udid,
+      configurationId: configuration.id,
+      configurationName: configuration.name,
+      trigger: 'service' as const,
+      state: 'requested' as const,
+      stalledIn: null,
+      reason: null,
+      enrollmentId: device.enrollmentId!,
+      newEnrollmentId: null,
+      eraseCommandUuid: erase.commandUuid,
+      releaseCommandUuid: null,
+      planSteps: '{}',
+      mdmProfileBecause: need.required ? need.because : null,
+      requestedAt: now,
+      eraseQueuedAt: null,
+      eraseAcknowledgedAt: null,
+      provisioningAt: null,
+      configuredAt: null,
+      returnedAt: null,
+      endedAt: null,
+      deadlineAt: null,
+      releaseDueAt: null,
+      updatedAt: now,
+    });
+    await this.repository.startCycle(cycle);
+    await this.cycles.apply(cycle, { type: 'erase-queued' });
+    await this.cycles.enqueue(udid, cycle.enrollmentId, [erase], cycle.id);
+    this.logger.info(
+      { udid, cycleId: cycle.id, commandUuid: erase.commandUuid, configuration: configuration.name, mdmProfileData: need.required ? need.because : 'not needed' },
+      'return to service queued',
+    );
+
+    return cycle.id;
+  }
+
+  private checkEligible(udid: string, device: ManagedDeviceEntity | null): asserts device is ManagedDeviceEntity {
+    if (!device) {
+      throw new ProvisioningError('DEVICE.NOT_FOUND', `no enrolled device ${udid}`);
+    }
+    if (device.enrollmentStatus !== 'enrolled' || !device.enrollmentId) {
+      throw new ProvisioningError('DEVICE.NOT_ENROLLED', `device ${udid} is not enrolled`);
+    }
+    // Apple allows EraseDevice, and so Return to Service, on the device channel only (B22).
+    if (device.userEnrollment) {
+      throw new ProvisioningError('DEVICE.USER_ENROLLMENT', `device ${udid} is a User Enrollment; Return to Service needs a device enrollment`);
+    }
+    const minimum = RTS_MINIMUM_OS[device.platform];
+    if (minimum && device.osVersion && compareVersions(device.osVersion, minimum) < 0) {
+      throw new ProvisioningError('DEVICE.OS_TOO_OLD', `Return to Service needs ${device.platform} ${minimum} or later; ${udid} runs ${device.osVersion}`);
+    }
+  }
+
+  private async enrollmentProfile(udid: string, configuration: RtsConfigurationEntity): Promise<Buffer> {
+    if (configuration.enrollmentProfile) {
+      return Buffer.from(configuration.enrollmentProfile, 'base64');
+    }
+    try {
+      const reply = await this.bus.request(IssueEnrollmentProfile, { udid }, { subject: udid, timeoutMs: this.settings.requestTimeoutMs });
+
+      return Buffer.from(reply.profile, 'base64');
+    } catch (error) {
+      throw new ProvisioningError(
+        'CYCLE.ENROLLMENT_PROFILE_UNAVAILABLE',
+        `device ${udid} needs MDMProfileData and no enrollment profile could be issued: ${(error as Error).message}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+
+import { Injectable } from '@nestjs/common';
+
+import { createLogger } from '@turnaround/platform';
+import { inspectWifiPayloads, parseProfile } from '@turnaround/protocol';
+
+import { AdeAssignment } from '../domain/mdm-profile-rule.js';
+import { readPlan, ProvisioningPlan } from '../domain/plan.js';
+import { ProvisioningError } from '../domain/provisioning.errors.js';
+import { ProvisioningRepository, RtsConfigurationEntity } from '../data-access/provisioning.repository.js';
+
+export interface RtsConfigurationInput {
+  name?: unknown;
+  wifiProfile?: unknown;
+  enrollmentProfile?: unknown;
+  ade?: unknown;
+  plan?: unknown;
+}
+
+/** What the admin API shows of a configuration: never the profile bytes (they hold secrets). */
+export interface RtsConfigurationView {
+  id: string;
+  name: string;
+  wifi: { ssids: string[] } | null;
+  enrollmentProfile: boolean;
+  ade: AdeAssignment | null;
+  plan: { profiles: string[]; apps: ProvisioningPlan['apps'] };
+  createdAt: string;
+  updatedAt: string;
+}
+
+@Injectable()
+export class RtsConfigurationService {
+  private readonly logger = createLogger('RtsConfigurationService');
+
+  constructor(private readonly repository: ProvisioningRepository) {}
+
+  async save(input: RtsConfigurationInput): Promise<RtsConfigurationView> {
+    if (typeof input.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$/.test(input.name)) {
+      throw new ProvisioningError('CONFIGURATION.INVALID', 'name must be 1-128 letters, digits, spaces, dots, dashes or underscores');
+    }
+    const wifiProfile = optionalProfile(input.wifiProfile, 'wifiProfile');
+    if (wifiProfile) {
+      checkWifiProfile(wifiProfile);
+    }
+    const enrollmentProfile = optionalProfile(input.enrollmentProfile, 'enrollmentProfile');
+    if (enrollmentProfile && !parseProfile(enrollmentProfile).payloads.some((payload) => payload.payloadType === 'com.apple.mdm')) {
+      throw new ProvisioningError('CONFIGURATION.INVALID', 'enrollmentProfile has no com.apple.mdm payload');
+    }
+    const plan = readPlan(input.plan);
+    for (const profile of plan.profiles) {
+      parseOrRefuse(Buffer.from(profile.payload, 'base64'), `plan profile ${profile.name}`);
+    }
+    const existing = await this.repository.findConfiguration(input.name);
+    const now = new Date();
+    const entity: RtsConfigurationEntity = Object.assign(new RtsConfigurationEntity(), {
+      id: existing?.id ?? randomUUID(),
+      name: input.name,
+      wifiProfile: wifiProfile?.toString('base64') ?? null,
+      enrollmentProfile: enrollmentProfile?.toString('base64') ?? null,
+      ade: input.ade === undefined || input.ade === null ? null : JSON.stringify(readAde(input.ade)),
+      plan: JSON.stringify(plan),
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    });
+    await this.repository.saveConfiguration(entity);
+    this.logger.info({ configuration: entity.name, id: entity.id, created: !existing }, 'RTS configuration saved');
+
+    return view(entity);
+  }
+
+  async list(): Promise<RtsConfigurationView[]> {
+    return (await this.repository.listConfigurations()).map(view);
+  }
+
+  async get(name: string): Promise<RtsConfigurationView> {
+    const entity = await this.repository.findConfiguration(name);
+    if (!entity) {
+      throw new ProvisioningError('CONFIGURATION.NOT_FOUND', `no RTS configuration named ${name}`);
+    }
+
+    return view(entity);
+  }
+}
+
+function optionalProfile(value: unknown, field: string): Buffer | null {
+  if (value === undefined || value === null) {
+    return null;
+  }
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(value)) {
+    throw new ProvisioningError('CONFIGURATION.INVALID', `${field} must be the profile's bytes, base64-encoded once`);
+  }
+  const bytes = Buffer.from(value, 'base64');
+  // A profile that was base64-encoded twice decodes to base64 text of "<?xml" (B02).
+  if (bytes.subarray(0, 4).toString('latin1') === 'PD94') {
+    throw new ProvisioningError('CONFIGURATION.INVALID', `${field} is base64-encoded twice; send the profile's bytes encoded once`);
+  }
+  parseOrRefuse(bytes, field);
+
+  return bytes;
+}
+
+function parseOrRefuse(bytes: Buffer, field: string): ReturnType<typeof parseProfile> {
+  try {
+    return parseProfile(bytes);
+  } catch (error) {
+    throw new ProvisioningError('CONFIGURATION.INVALID', `${field} is not a readable configuration profile: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The Wi-Fi profile must bring the device online with nobody there: at least one Wi-Fi payload,
+ * and enterprise Wi-Fi only with its credentials or identity inside the profile (B03).
+ * TODO(#3): the AllowJoinBeforeFirstUnlock rules and captive-portal checks.
+ */
+function checkWifiProfile(bytes: Buffer): void {
+  const wifi = inspectWifiPayloads(parseProfile(bytes));
+  if (wifi.length === 0) {
+    throw new ProvisioningError('CONFIGURATION.INVALID', 'wifiProfile has no com.apple.wifi.managed payload');
+  }
+  for (const payload of wifi) {
+    if (payload.eap && !payload.eap.hasCredentials && !payload.eap.identityIncluded) {
+      throw new ProvisioningError('CONFIGURATION.INVALID', `Wi-Fi network ${payload.ssid ?? '(no SSID)'} uses enterprise authentication without credentials or an identity in the profile; the device would wait for a person`);
+    }
+  }
+}
+
+function readAde(value: unknown): AdeAssignment {
+  if (typeof value !== 'object' || value === null) {
+    throw new ProvisioningError('CONFIGURATION.INVALID', 'ade must be an object');
+  }
+  const ade = value as Record<string, unknown>;
+  const result: AdeAssignment = {};
+  const webUrl = ade.configuration_web_url ?? ade.configurationWebUrl;
+  if (webUrl !== undefined && webUrl !== null && webUrl !== '') {
+    if (typeof webUrl !== 'string') {
+      throw new ProvisioningError('CONFIGURATION.INVALID', 'ade.configuration_web_url must be a URL');
+    }
+    result.configurationWebUrl = webUrl;
+  }
+  if (ade.urlRequiresAuthentication !== undefined) {
+    if (typeof ade.urlRequiresAuthentication !== 'boolean') {
+      throw new ProvisioningError('CONFIGURATION.INVALID', 'ade.urlRequiresAuthentication must be a boolean');
+    }
+    result.urlRequiresAuthentication = ade.urlRequiresAuthentication;
+  }
+
+  return result;
+}
+
+function view(entity: RtsConfigurationEntity): RtsConfigurationView {
+  const plan = readPlan(JSON.parse(entity.plan));
+
+  return {
+    id: entity.id,
+    name: entity.name,
+    wifi: entity.wifiProfile
+      ? { ssids: inspectWifiPayloads(parseProfile(Buffer.from(entity.wifiProfile, 'base64'))).map((payload) => payload.ssid ?? '') }
+      : null,
+    enrollmentProfile: entity.enrollmentProfile !== null,
+    ade: entity.ade ? (JSON.parse(entity.ade) as AdeAssignment) : null,
+    plan: { profiles: plan.profiles.map((profile) => profile.name), apps: plan.apps },
+    createdAt: entity.createdAt.toISOString(),
+    updatedAt: entity.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+
+import { DynamicModule, INestApplication, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
+import express from 'express';
+
+import { ServiceName } from '@turnaround/contracts';
+import { BusServer, MessageTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
+import { createLogger, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
+
+import { NestLogger } from './nest-logger.js';
+
+export interface ServiceModules {
+  service: ServiceName;
+  module: DynamicModule;
+}
+
+/**
+ * Starts one HTTP server with the given services' modules and one bus server per service, all on
+ * the same transport. Device routes (/mdm/...) get no body parser: their handlers read the exact
+ * bytes, which the Mdm-Signature covers. The admin API (/api/...) parses JSON.
+ */
+export async function startServices(
+  config: TurnaroundConfig,
+  transport: MessageTransport,
+  services: ServiceModules[],
+): Promise<INestApplication> {
+  setLogLevel(config.logLevel);
+  const logger = createLogger('Bootstrap');
+  await transport.connect();
+
+  @Module({ imports: services.map((entry) => entry.module) })
+  class ProcessModule {}
+
+  const app = await NestFactory.create(ProcessModule, { bodyParser: false, logger: new NestLogger() });
+  app.use('/api', express.json({ limit: '16mb' }));
+  app.use('/api', (error: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {
+    if (error.type === 'entity.parse.failed' || error.status === 400 || error.status === 413) {
+      res.status(error.status ?? 400).json({ code: error.status === 413 ? 'API.BODY_TOO_LARGE' : 'API.MALFORMED_JSON', message: error.message });
+
+      return;
+    }
+    next(error);
+  });
+  for (const { service } of services) {
+    app.connectMicroservice({ strategy: new BusServer(service, SERVICE_TRANSPORTS[service], transport) });
+  }
+  app.enableShutdownHooks();
+  await app.startAllMicroservices();
+  await app.listen(config.port, config.host);
+  logger.info(
+    { services: services.map((entry) => entry.service), url: `http://${config.host}:${config.port}`, publicUrl: config.publicUrl, database: config.databaseUrl ? 'postgresql' : 'sqlite', bus: config.amqpUrl ? 'rabbitmq' : 'in-process' },
+    'services started',
+  );
+
+  return app;
+}

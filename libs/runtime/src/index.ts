@@ -1,0 +1,3 @@
+export * from './transport-factory.js';
+export * from './bootstrap.js';
+export * from './nest-logger.js';
