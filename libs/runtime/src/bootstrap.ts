@@ -7,9 +7,10 @@ import express from 'express';
 
 import { ServiceName } from '@turnaround/contracts';
 import { BusServer, MessageTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
-import { createLogger, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
+import { createLogger, loadConfig, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
 
 import { NestLogger } from './nest-logger.js';
+import { createTransport } from './transport-factory.js';
 
 export interface ServiceModules {
   service: ServiceName;
@@ -55,4 +56,27 @@ export async function startServices(
   );
 
   return app;
+}
+
+/** Runs a process's main function: a clear message and exit code 1 when it cannot start. */
+export function runMain(main: () => Promise<INestApplication>): void {
+  main().catch((error: unknown) => {
+    createLogger('Bootstrap').fatal({ err: error }, 'could not start');
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
+  });
+}
+
+interface ServiceModuleClass {
+  register(config: TurnaroundConfig, transport: MessageTransport): DynamicModule;
+}
+
+/** Runs one service in its own process (distributed mode). */
+export function runService(service: ServiceName, defaultPort: number, module: ServiceModuleClass): void {
+  runMain(async () => {
+    const config = loadConfig(undefined, { port: defaultPort });
+    const transport = createTransport(config, false);
+
+    return startServices(config, transport, [{ service, module: module.register(config, transport) }]);
+  });
 }

@@ -56,10 +56,6 @@ export class EnrollmentEntity {
   @Column({ type: 'text', nullable: true })
   pushMagic!: string | null;
 
-  /** AES-256-GCM, base64; a later TokenUpdate without one keeps it (Apple: not a revocation). */
-  @Column({ type: 'text', nullable: true })
-  unlockTokenSealed!: string | null;
-
   @Column()
   createdAt!: Date;
 

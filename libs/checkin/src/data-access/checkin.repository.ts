@@ -29,7 +29,6 @@ export interface TokenUpdateInput {
   awaitingConfiguration: boolean;
   pushToken?: string;
   pushMagic?: string;
-  unlockTokenSealed?: string;
 }
 
 export interface TokenUpdateOutcome {
@@ -132,7 +131,6 @@ export class CheckinRepository {
           topic: input.topic,
           pushToken: null,
           pushMagic: null,
-          unlockTokenSealed: null,
           createdAt: now,
           updatedAt: now,
         });
@@ -147,7 +145,6 @@ export class CheckinRepository {
       }
       enrollment.pushToken = input.pushToken ?? enrollment.pushToken;
       enrollment.pushMagic = input.pushMagic ?? enrollment.pushMagic;
-      enrollment.unlockTokenSealed = input.unlockTokenSealed ?? enrollment.unlockTokenSealed;
       enrollment.updatedAt = now;
       await manager.save(EnrollmentEntity, enrollment);
       identity.enrollmentId = enrollment.id;

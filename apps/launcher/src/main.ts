@@ -1,0 +1,126 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import pg from 'pg';
+
+import { createLogger } from '@turnaround/platform';
+
+/**
+ * Distributed mode on one machine: the four services as separate processes on RabbitMQ and
+ * PostgreSQL, behind a small path router on one port, as an ingress would put them on Kubernetes.
+ * Environment: AMQP_URL and DATABASE_URL (defaults: the local RabbitMQ and PostgreSQL), PORT
+ * (the router's, 8080).
+ */
+const logger = createLogger('Launcher');
+const here = dirname(fileURLToPath(import.meta.url));
+const appsDir = resolve(here, '../..');
+
+const SERVICES = [
+  { name: 'checkin', port: 8081, prefixes: ['/mdm/checkin', '/mdm/enroll'] },
+  { name: 'commands', port: 8082, prefixes: ['/mdm/server'] },
+  { name: 'escrow', port: 8083, prefixes: [] },
+  { name: 'provisioning', port: 8084, prefixes: ['/api'] },
+] as const;
+
+const env = process.env;
+const routerPort = Number(env.PORT ?? 8080);
+const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/turnaround';
+const amqpUrl = env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const publicUrl = env.TURNAROUND_PUBLIC_URL ?? `http://127.0.0.1:${routerPort}`;
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      logger.info({ database: name }, 'database created');
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function start(service: (typeof SERVICES)[number]): void {
+  const child = spawn(process.execPath, ['--enable-source-maps', resolve(appsDir, service.name, 'src/main.js')], {
+    env: { ...env, PORT: String(service.port), DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, TURNAROUND_PUBLIC_URL: publicUrl },
+    stdio: 'inherit',
+  });
+  children.set(service.name, child);
+  child.on('exit', (code, signal) => {
+    children.delete(service.name);
+    if (!stopping) {
+      logger.error({ service: service.name, code, signal }, 'service exited; stopping the others');
+      void stop(1);
+    }
+  });
+}
+
+async function waitUntilListening(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+
+      return;
+    } catch {
+      await new Promise((done) => setTimeout(done, 200));
+    }
+  }
+  throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+}
+
+function route(path: string): number | undefined {
+  return SERVICES.find((service) => service.prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`)))?.port;
+}
+
+async function stop(code: number): Promise<void> {
+  stopping = true;
+  for (const child of children.values()) {
+    child.kill('SIGTERM');
+  }
+  setTimeout(() => process.exit(code), 3_000).unref();
+}
+
+async function main(): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  // check-in first: it creates the CA the others verify signatures against.
+  start(SERVICES[0]);
+  await waitUntilListening(SERVICES[0].port, 30_000);
+  for (const service of SERVICES.slice(1)) {
+    start(service);
+  }
+  await Promise.all(SERVICES.map((service) => waitUntilListening(service.port, 30_000)));
+  const router = createServer((incoming, outgoing) => {
+    const port = route(incoming.url ?? '/');
+    if (!port) {
+      outgoing.writeHead(404).end();
+
+      return;
+    }
+    const proxied = httpRequest({ host: '127.0.0.1', port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (answer) => {
+      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(outgoing);
+    });
+    proxied.on('error', () => outgoing.writeHead(502).end());
+    incoming.pipe(proxied);
+  });
+  router.keepAliveTimeout = 65_000;
+  router.listen(routerPort, '127.0.0.1', () => logger.info({ url: publicUrl, services: SERVICES.map((service) => `${service.name}:${service.port}`) }, 'distributed services started'));
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+}
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, 'could not start the distributed services');
+  void stop(1);
+});

@@ -1,0 +1,48 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+
+import { MessageTransport, MessagingModule } from '@turnaround/messaging';
+import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
+
+import { CHECKIN_ENTITIES } from './data-access/checkin.entities.js';
+import { CheckinRepository } from './data-access/checkin.repository.js';
+import { CheckinRequestsConsumer } from './feature/checkin-requests.consumer.js';
+import { CheckinService } from './feature/checkin.service.js';
+import { CHECKIN_SETTINGS } from './feature/checkin.settings.js';
+import { CheckinRoutesController } from './feature/device-routes.controller.js';
+import { DeviceIdentityService } from './feature/device-identity.service.js';
+import { EnrollmentProfileService } from './feature/enrollment-profile.service.js';
+
+/** The check-in URL, enrollment profiles and device identities. */
+@Module({})
+export class CheckinModule {
+  static register(config: TurnaroundConfig, transport: MessageTransport): DynamicModule {
+    return {
+      module: CheckinModule,
+      imports: [
+        persistenceFor('checkin', config, CHECKIN_ENTITIES),
+        TypeOrmModule.forFeature(CHECKIN_ENTITIES, 'checkin'),
+        MessagingModule.forService('checkin', transport),
+      ],
+      controllers: [CheckinRoutesController, CheckinRequestsConsumer],
+      providers: [
+        {
+          provide: CHECKIN_SETTINGS,
+          useValue: {
+            publicUrl: config.publicUrl,
+            pushTopic: config.pushTopic,
+            organization: config.organization,
+            requestTimeoutMs: config.requestTimeoutMs,
+            maxBodyBytes: config.maxBodyBytes,
+            caCertificatePath: config.caCertificatePath,
+            caPrivateKeyPath: config.caPrivateKeyPath,
+          },
+        },
+        CheckinRepository,
+        CheckinService,
+        DeviceIdentityService,
+        EnrollmentProfileService,
+      ],
+    };
+  }
+}

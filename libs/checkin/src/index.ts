@@ -1,0 +1,2 @@
+export * from './checkin.module.js';
+export * from './domain/enrollment-rules.js';
