@@ -1,5 +1,7 @@
 // Jest runs our ESM sources through swc with the same decorator settings as the build.
 const swc = {
+  // The build's .swcrc leaves specs out; jest must compile them.
+  swcrc: false,
   jsc: {
     parser: { syntax: 'typescript', decorators: true },
     transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },

@@ -1,0 +1,22 @@
+export {
+  CertificateAuthority,
+  createCertificateAuthority,
+  loadOrCreateCertificateAuthority,
+} from './certificate-authority.js';
+export type {
+  CertificateAuthorityMaterial,
+  CreateCertificateAuthorityOptions,
+  DeviceIdentity,
+  IssueCertificateOptions,
+  IssueDeviceIdentityOptions,
+  IssuedCertificate,
+} from './certificate-authority.js';
+export { fingerprintOf } from './certificate.js';
+export { IDENTITY_ERROR_CODES, IdentityError } from './identity.errors.js';
+export type { IdentityErrorCode } from './identity.errors.js';
+export { exportPkcs12, importPkcs12 } from './pkcs12.js';
+export type { ExportPkcs12Options, IdentityPem } from './pkcs12.js';
+export { RequestSigner } from './request-signer.js';
+export type { RequestSignerOptions } from './request-signer.js';
+export { SignatureVerifier } from './signature-verifier.js';
+export type { SignatureVerifierOptions, VerifiedIdentity } from './signature-verifier.js';
