@@ -120,7 +120,7 @@ function checkWifiProfile(bytes: Buffer): void {
     throw new ProvisioningError('CONFIGURATION.INVALID', 'wifiProfile has no com.apple.wifi.managed payload');
   }
   for (const payload of wifi) {
-    if (payload.eap && !payload.eap.hasCredentials && !payload.eap.identityIncluded) {
+    if (payload.eap && !payload.eap.hasStoredCredentials && !payload.identityCertificate?.includedInProfile) {
       throw new ProvisioningError('CONFIGURATION.INVALID', `Wi-Fi network ${payload.ssid ?? '(no SSID)'} uses enterprise authentication without credentials or an identity in the profile; the device would wait for a person`);
     }
   }
