@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as amqp from 'amqplib';
 
 import { Envelope } from '@turnaround/contracts';
-import { createLogger } from '@turnaround/platform';
+import { createLogger, SerialLanes } from '@turnaround/platform';
 
 import { deliver } from './delivery.js';
 import {
@@ -17,7 +17,6 @@ import {
   RequestTimeoutError,
   retryDelay,
   RetryPolicy,
-  SerialLanes,
 } from './transport.js';
 
 export const EVENTS_EXCHANGE = 'turnaround.events';

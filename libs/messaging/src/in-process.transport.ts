@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Envelope } from '@turnaround/contracts';
-import { createLogger } from '@turnaround/platform';
+import { createLogger, SerialLanes } from '@turnaround/platform';
 
 import { deliver } from './delivery.js';
 import {
@@ -16,7 +16,6 @@ import {
   RequestTimeoutError,
   retryDelay,
   RetryPolicy,
-  SerialLanes,
 } from './transport.js';
 
 interface Subscription {

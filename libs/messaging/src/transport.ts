@@ -61,10 +61,10 @@ export class RemoteRequestError extends Error {
 
 /** Turns an error into what travels back to a requester. */
 export function describeError(error: unknown): { code: string; message: string } {
-  if (error instanceof Error) {
+  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
     const code = (error as { code?: unknown }).code;
 
-    return { code: typeof code === 'string' ? code : 'INTERNAL', message: error.message };
+    return { code: typeof code === 'string' ? code : 'INTERNAL', message: String((error as { message: unknown }).message) };
   }
 
   return { code: 'INTERNAL', message: String(error) };
@@ -89,36 +89,4 @@ export function matchesRoutingKey(pattern: string, routingKey: string): boolean 
   };
 
   return match(0, 0);
-}
-
-/**
- * Runs tasks one after another per lane (a device), and lanes side by side. Keeps per-device
- * order without serialising the whole service.
- */
-export class SerialLanes {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  run(lane: string, task: () => Promise<void>): Promise<void> {
-    const previous = this.tails.get(lane) ?? Promise.resolve();
-    const next = previous.then(task, task);
-    const tail = next.catch(() => undefined);
-    this.tails.set(lane, tail);
-    void tail.then(() => {
-      if (this.tails.get(lane) === tail) {
-        this.tails.delete(lane);
-      }
-    });
-
-    return next;
-  }
-
-  get size(): number {
-    return this.tails.size;
-  }
-
-  async drain(): Promise<void> {
-    while (this.tails.size > 0) {
-      await Promise.all([...this.tails.values()]);
-    }
-  }
 }

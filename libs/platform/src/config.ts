@@ -48,7 +48,7 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env, defaults: { port: number } = { port: 8080 }): TurnaroundConfig {
   const problems: string[] = [];
   const dataDir = resolve(env.TURNAROUND_DATA_DIR ?? 'data');
-  const port = integerIn(env, 'PORT', defaults.port, 1, 65535, problems);
+  const port = integerIn(env, 'PORT', defaults.port, 0, 65535, problems);
   const host = env.HOST ?? '127.0.0.1';
   const publicUrl = (env.TURNAROUND_PUBLIC_URL ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(publicUrl)) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { DataGate } from '@turnaround/platform';
 import { DataSource, EntityManager } from 'typeorm';
 
 import { meaningOfTokenUpdate, TokenUpdateMeaning } from '../domain/enrollment-rules.js';
@@ -57,10 +58,14 @@ export class NotAuthenticatedError extends Error {
 /** Every table of the check-in service, behind one class; each method is one transaction. */
 @Injectable()
 export class CheckinRepository {
-  constructor(@InjectDataSource('checkin') private readonly dataSource: DataSource) {}
+  private readonly gate: DataGate;
+
+  constructor(@InjectDataSource('checkin') private readonly dataSource: DataSource) {
+    this.gate = DataGate.of(dataSource);
+  }
 
   async authenticate(fingerprint: string, subject: string | null, facts: DeviceFacts, userEnrollment: boolean): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await this.gate.transaction(async (manager) => {
       const identity = await manager.findOneBy(IdentityEntity, { fingerprint });
       if (identity && identity.udid !== facts.udid) {
         throw new IdentityConflictError();
@@ -80,7 +85,7 @@ export class CheckinRepository {
   }
 
   async findIdentity(fingerprint: string): Promise<BoundIdentity | null> {
-    const identity = await this.dataSource.getRepository(IdentityEntity).findOneBy({ fingerprint });
+    const identity = await this.gate.run(() => this.dataSource.getRepository(IdentityEntity).findOneBy({ fingerprint }));
 
     return identity
       ? { fingerprint, udid: identity.udid, enrollmentId: identity.enrollmentId, userEnrollment: identity.userEnrollment }
@@ -101,7 +106,7 @@ export class CheckinRepository {
   }
 
   async tokenUpdate(input: TokenUpdateInput): Promise<TokenUpdateOutcome> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.gate.transaction(async (manager) => {
       const identity = await manager.findOneBy(IdentityEntity, { fingerprint: input.fingerprint });
       if (!identity) {
         throw new NotAuthenticatedError();
@@ -157,18 +162,18 @@ export class CheckinRepository {
   }
 
   async userTokenUpdate(udid: string, userKey: string, pushToken?: string, pushMagic?: string): Promise<void> {
-    await this.dataSource.getRepository(UserChannelEntity).save({
+    await this.gate.run(() => this.dataSource.getRepository(UserChannelEntity).save({
       id: `${udid}/${userKey}`,
       udid,
       userKey,
       pushToken: pushToken ?? null,
       pushMagic: pushMagic ?? null,
       updatedAt: new Date(),
-    });
+    }));
   }
 
   async checkOut(udid: string): Promise<string | null> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.gate.transaction(async (manager) => {
       const device = await manager.findOneBy(DeviceEntity, { udid });
       if (!device?.currentEnrollmentId) {
         return null;
@@ -184,7 +189,7 @@ export class CheckinRepository {
   }
 
   async findDevice(udid: string): Promise<DeviceEntity | null> {
-    return this.dataSource.getRepository(DeviceEntity).findOneBy({ udid });
+    return this.gate.run(() => this.dataSource.getRepository(DeviceEntity).findOneBy({ udid }));
   }
 
   private async upsertDevice(manager: EntityManager, facts: DeviceFacts): Promise<DeviceEntity> {

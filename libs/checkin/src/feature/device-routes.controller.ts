@@ -46,13 +46,17 @@ export class CheckinRoutesController {
    * required first; until then anyone who can reach this URL can enroll a device.
    */
   @Get('enroll')
-  async enrollmentProfile(@Res() response: Response): Promise<void> {
-    writeDeviceReply(response, { status: 200, body: await this.profiles.issue(), contentType: 'application/x-apple-aspen-config' });
+  async enrollmentProfile(@Req() request: Request, @Res() response: Response): Promise<void> {
+    try {
+      writeDeviceReply(response, { status: 200, body: await this.profiles.issue(), contentType: 'application/x-apple-aspen-config' });
+    } catch (error) {
+      answerDeviceError(response, request, this.logger, error);
+    }
   }
 
   @Post('enroll')
   async enrollmentProfileForMachineInfo(@Req() request: Request, @Res() response: Response): Promise<void> {
     await readRawBody(request, this.settings.maxBodyBytes).catch(() => undefined);
-    await this.enrollmentProfile(response);
+    await this.enrollmentProfile(request, response);
   }
 }

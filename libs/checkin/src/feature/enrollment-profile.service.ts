@@ -51,6 +51,8 @@ export class EnrollmentProfileService implements OnModuleInit {
       organization: this.settings.organization,
       displayName: `${this.settings.organization} device management`,
       payloadIdentifierPrefix: 'io.turnaround.enrollment',
+      // Real devices need https; plain http is for the embedded default and the simulator.
+      allowInsecureUrls: this.settings.publicUrl.startsWith('http:'),
     });
     this.logger.info({ certificateFingerprint: identity.fingerprint }, 'enrollment profile issued');
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { DataGate } from '@turnaround/platform';
 import { DataSource, In, IsNull, LessThan, Not } from 'typeorm';
 
 import type { CycleState } from '@turnaround/contracts';
@@ -22,44 +23,48 @@ export class ActiveCycleExistsError extends Error {
 /** Every table of the provisioning service, behind one class. */
 @Injectable()
 export class ProvisioningRepository {
-  constructor(@InjectDataSource('provisioning') private readonly dataSource: DataSource) {}
+  private readonly gate: DataGate;
+
+  constructor(@InjectDataSource('provisioning') private readonly dataSource: DataSource) {
+    this.gate = DataGate.of(dataSource);
+  }
 
   async saveConfiguration(configuration: RtsConfigurationEntity): Promise<void> {
-    await this.dataSource.getRepository(RtsConfigurationEntity).save(configuration);
+    await this.gate.run(() => this.dataSource.getRepository(RtsConfigurationEntity).save(configuration));
   }
 
   async findConfiguration(nameOrId: string): Promise<RtsConfigurationEntity | null> {
     const repository = this.dataSource.getRepository(RtsConfigurationEntity);
 
-    return (await repository.findOneBy({ name: nameOrId })) ?? (await repository.findOneBy({ id: nameOrId }));
+    return this.gate.run(async () => (await repository.findOneBy({ name: nameOrId })) ?? (await repository.findOneBy({ id: nameOrId })));
   }
 
   async listConfigurations(): Promise<RtsConfigurationEntity[]> {
-    return this.dataSource.getRepository(RtsConfigurationEntity).find({ order: { name: 'ASC' } });
+    return this.gate.run(() => this.dataSource.getRepository(RtsConfigurationEntity).find({ order: { name: 'ASC' } }));
   }
 
   async findDevice(udid: string): Promise<ManagedDeviceEntity | null> {
-    return this.dataSource.getRepository(ManagedDeviceEntity).findOneBy({ udid });
+    return this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).findOneBy({ udid }));
   }
 
   async saveDevice(device: ManagedDeviceEntity): Promise<void> {
-    await this.dataSource.getRepository(ManagedDeviceEntity).save(device);
+    await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).save(device));
   }
 
   async listDevices(): Promise<ManagedDeviceEntity[]> {
-    return this.dataSource.getRepository(ManagedDeviceEntity).find({ order: { udid: 'ASC' } });
+    return this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).find({ order: { udid: 'ASC' } }));
   }
 
   async findCycle(id: string): Promise<RtsCycleEntity | null> {
-    return this.dataSource.getRepository(RtsCycleEntity).findOneBy({ id });
+    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findOneBy({ id }));
   }
 
   async findCycles(ids: string[]): Promise<RtsCycleEntity[]> {
-    return ids.length === 0 ? [] : this.dataSource.getRepository(RtsCycleEntity).findBy({ id: In(ids) });
+    return ids.length === 0 ? [] : this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findBy({ id: In(ids) }));
   }
 
   async cyclesOf(udid: string): Promise<RtsCycleEntity[]> {
-    return this.dataSource.getRepository(RtsCycleEntity).find({ where: { udid }, order: { requestedAt: 'DESC' } });
+    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({ where: { udid }, order: { requestedAt: 'DESC' } }));
   }
 
   async transitionsOf(cycleIds: string[]): Promise<RtsCycleTransitionEntity[]> {
@@ -67,15 +72,15 @@ export class ProvisioningRepository {
       return [];
     }
 
-    return this.dataSource.getRepository(RtsCycleTransitionEntity).find({
+    return this.gate.run(() => this.dataSource.getRepository(RtsCycleTransitionEntity).find({
       where: { cycleId: In(cycleIds) },
       order: { id: 'ASC' },
-    });
+    }));
   }
 
   /** Creates a cycle and makes it the device's current one, unless one is already running. */
   async startCycle(cycle: RtsCycleEntity): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await this.gate.transaction(async (manager) => {
       const device = await manager.findOneByOrFail(ManagedDeviceEntity, { udid: cycle.udid });
       if (device.currentCycleId) {
         const current = await manager.findOneBy(RtsCycleEntity, { id: device.currentCycleId });
@@ -99,7 +104,7 @@ export class ProvisioningRepository {
 
   /** Saves a cycle's new state with its history row; a finished cycle frees the device. */
   async recordTransition(cycle: RtsCycleEntity, from: CycleState | null, reason: string | undefined, at: Date): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await this.gate.transaction(async (manager) => {
       cycle.updatedAt = at;
       await manager.save(RtsCycleEntity, cycle);
       await manager.insert(RtsCycleTransitionEntity, {
@@ -121,22 +126,22 @@ export class ProvisioningRepository {
 
   async saveCycle(cycle: RtsCycleEntity): Promise<void> {
     cycle.updatedAt = new Date();
-    await this.dataSource.getRepository(RtsCycleEntity).save(cycle);
+    await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).save(cycle));
   }
 
   /** Unfinished cycles whose phase deadline has passed. */
   async overdueCycles(now: Date): Promise<RtsCycleEntity[]> {
-    return this.dataSource.getRepository(RtsCycleEntity).find({
+    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({
       where: { state: In(ACTIVE_STATES.filter((state) => state !== 'stalled')), deadlineAt: LessThan(now) },
       take: 500,
-    });
+    }));
   }
 
   /** Cycles still provisioning whose release timeout has passed. */
   async releaseDue(now: Date): Promise<RtsCycleEntity[]> {
-    return this.dataSource.getRepository(RtsCycleEntity).find({
+    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({
       where: { state: In(['provisioning', 'stalled']), releaseDueAt: LessThan(now), releaseCommandUuid: Not(IsNull()) },
       take: 500,
-    });
+    }));
   }
 }
