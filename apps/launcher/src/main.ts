@@ -11,20 +11,22 @@ import { createLogger } from '@turnaround/platform';
  * Distributed mode on one machine: the four services as separate processes on RabbitMQ and
  * PostgreSQL, behind a small path router on one port, as an ingress would put them on Kubernetes.
  * Environment: AMQP_URL and DATABASE_URL (defaults: the local RabbitMQ and PostgreSQL), PORT
- * (the router's, 8080).
+ * (the router's, 8080), TURNAROUND_SERVICE_PORT_BASE (the four services', 8081 to 8084).
  */
 const logger = createLogger('Launcher');
 const here = dirname(fileURLToPath(import.meta.url));
 const appsDir = resolve(here, '../..');
 
+const env = process.env;
+const portBase = Number(env.TURNAROUND_SERVICE_PORT_BASE ?? 8081);
+
 const SERVICES = [
-  { name: 'checkin', port: 8081, prefixes: ['/mdm/checkin', '/mdm/enroll'] },
-  { name: 'commands', port: 8082, prefixes: ['/mdm/server'] },
-  { name: 'escrow', port: 8083, prefixes: [] },
-  { name: 'provisioning', port: 8084, prefixes: ['/api'] },
+  { name: 'checkin', port: portBase, prefixes: ['/mdm/checkin', '/mdm/enroll'] },
+  { name: 'commands', port: portBase + 1, prefixes: ['/mdm/server'] },
+  { name: 'escrow', port: portBase + 2, prefixes: [] },
+  { name: 'provisioning', port: portBase + 3, prefixes: ['/api'] },
 ] as const;
 
-const env = process.env;
 const routerPort = Number(env.PORT ?? 8080);
 const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/turnaround';
 const amqpUrl = env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';

@@ -4,7 +4,7 @@ import * as amqp from 'amqplib';
 
 import { ContractViolation, createEnvelope, DeviceCheckedOut, Envelope, ResolveIdentity } from '@turnaround/contracts';
 
-import { AmqpTransport, DEAD_LETTER_EXCHANGE } from './amqp.transport.js';
+import { AmqpTransport } from './amqp.transport.js';
 import { RequestTimeoutError } from './transport.js';
 
 // Integration test: the RabbitMQ on this machine (CI starts it). Each run uses its own groups.
@@ -30,7 +30,7 @@ describe('AmqpTransport (RabbitMQ)', () => {
   const groups: string[] = [];
 
   async function transport(): Promise<AmqpTransport> {
-    const created = new AmqpTransport({ url, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50 } });
+    const created = new AmqpTransport({ url, namespace: `test-${run}`, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50 } });
     await created.connect();
     transports.push(created);
 
@@ -49,9 +49,12 @@ describe('AmqpTransport (RabbitMQ)', () => {
     const connection = await amqp.connect(url);
     const channel = await connection.createChannel();
     for (const name of groups) {
-      for (const suffix of ['events', 'retry', 'dead-letter', 'requests']) {
-        await channel.deleteQueue(`turnaround.${name}.${suffix}`).catch(() => undefined);
+      for (const kind of ['events', 'retry', 'dead-letter', 'requests'] as const) {
+        await channel.deleteQueue(transports[0]!.queueName(name, kind)).catch(() => undefined);
       }
+    }
+    for (const exchange of Object.values(transports[0]!.exchanges)) {
+      await channel.deleteExchange(exchange).catch(() => undefined);
     }
     await connection.close();
   });
@@ -101,7 +104,7 @@ describe('AmqpTransport (RabbitMQ)', () => {
     const connection = await amqp.connect(url);
     const channel = await connection.createChannel();
     const tap = await channel.assertQueue('', { exclusive: true });
-    await channel.bindQueue(tap.queue, DEAD_LETTER_EXCHANGE, `${name}.#`);
+    await channel.bindQueue(tap.queue, bus.exchanges.deadLetter, `${name}.#`);
     const deadLetters: amqp.ConsumeMessage[] = [];
     await channel.consume(tap.queue, (message) => message && deadLetters.push(message), { noAck: true });
     await bus.publish(checkedOut(`U-${run}`, `poison-${run}`));

@@ -19,9 +19,6 @@ import {
   RetryPolicy,
 } from './transport.js';
 
-export const EVENTS_EXCHANGE = 'turnaround.events';
-export const REQUESTS_EXCHANGE = 'turnaround.requests';
-export const DEAD_LETTER_EXCHANGE = 'turnaround.dead-letter';
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
 const ATTEMPT_HEADER = 'x-turnaround-attempt';
 
@@ -39,6 +36,8 @@ interface PendingReply {
 
 export interface AmqpTransportOptions {
   url: string;
+  /** Prefix of every exchange and queue (default `turnaround`). */
+  namespace?: string;
   prefetch?: number;
   retry?: RetryPolicy;
 }
@@ -59,9 +58,18 @@ export class AmqpTransport implements MessageTransport {
   private consumer?: amqp.Channel;
   private connected = false;
   private closing = false;
+  /** Exchange names of this installation. */
+  readonly exchanges: { events: string; requests: string; deadLetter: string };
 
   constructor(private readonly options: AmqpTransportOptions) {
     this.policy = options.retry ?? DEFAULT_RETRY_POLICY;
+    const namespace = options.namespace ?? 'turnaround';
+    this.exchanges = { events: `${namespace}.events`, requests: `${namespace}.requests`, deadLetter: `${namespace}.dead-letter` };
+  }
+
+  /** The queue a consumer group reads, by kind: events, retry, dead-letter, requests. */
+  queueName(group: string, kind: 'events' | 'retry' | 'dead-letter' | 'requests'): string {
+    return `${this.options.namespace ?? 'turnaround'}.${group}.${kind}`;
   }
 
   async connect(): Promise<void> {
@@ -95,7 +103,7 @@ export class AmqpTransport implements MessageTransport {
   async publish(envelope: Envelope): Promise<void> {
     const channel = await this.publishingChannel();
     await new Promise<void>((resolve, reject) => {
-      channel.publish(EVENTS_EXCHANGE, envelope.type, Buffer.from(JSON.stringify(envelope)), {
+      channel.publish(this.exchanges.events, envelope.type, Buffer.from(JSON.stringify(envelope)), {
         persistent: true,
         contentType: 'application/json',
         messageId: envelope.id,
@@ -131,7 +139,7 @@ export class AmqpTransport implements MessageTransport {
       this.replies.delete(correlationId);
     }, timeoutMs);
     // Direct reply-to needs the request published on the channel that consumes the replies.
-    (this.consumer ?? channel).publish(REQUESTS_EXCHANGE, envelope.type, Buffer.from(JSON.stringify(envelope)), {
+    (this.consumer ?? channel).publish(this.exchanges.requests, envelope.type, Buffer.from(JSON.stringify(envelope)), {
       correlationId,
       replyTo: REPLY_QUEUE,
       expiration: String(timeoutMs),
@@ -161,9 +169,9 @@ export class AmqpTransport implements MessageTransport {
     const publisher = await model.createConfirmChannel();
     const consumer = await model.createChannel();
     await consumer.prefetch(this.options.prefetch ?? 64);
-    await publisher.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
-    await publisher.assertExchange(REQUESTS_EXCHANGE, 'direct', { durable: true });
-    await publisher.assertExchange(DEAD_LETTER_EXCHANGE, 'topic', { durable: true });
+    await publisher.assertExchange(this.exchanges.events, 'topic', { durable: true });
+    await publisher.assertExchange(this.exchanges.requests, 'direct', { durable: true });
+    await publisher.assertExchange(this.exchanges.deadLetter, 'topic', { durable: true });
     await consumer.consume(REPLY_QUEUE, (message) => this.onReply(message), { noAck: true });
     for (const entry of this.consumers) {
       await this.startConsumer(consumer, entry);
@@ -175,27 +183,27 @@ export class AmqpTransport implements MessageTransport {
   }
 
   private async startConsumer(channel: amqp.Channel, entry: Consumer): Promise<void> {
-    const queue = `turnaround.${entry.group}.${entry.kind}`;
+    const queue = this.queueName(entry.group, entry.kind);
     if (entry.kind === 'requests') {
       await channel.assertQueue(queue, { durable: false, autoDelete: false });
       for (const key of entry.routingKeys) {
-        await channel.bindQueue(queue, REQUESTS_EXCHANGE, key);
+        await channel.bindQueue(queue, this.exchanges.requests, key);
       }
       await channel.consume(queue, (message) => message && this.onRequest(channel, entry, message));
 
       return;
     }
-    const deadLetters = `turnaround.${entry.group}.dead-letter`;
-    const retries = `turnaround.${entry.group}.retry`;
+    const deadLetters = this.queueName(entry.group, 'dead-letter');
+    const retries = this.queueName(entry.group, 'retry');
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await channel.assertQueue(deadLetters, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await channel.assertQueue(retries, {
       durable: true,
       arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
     });
-    await channel.bindQueue(deadLetters, DEAD_LETTER_EXCHANGE, `${entry.group}.#`);
+    await channel.bindQueue(deadLetters, this.exchanges.deadLetter, `${entry.group}.#`);
     for (const key of entry.routingKeys) {
-      await channel.bindQueue(queue, EVENTS_EXCHANGE, key);
+      await channel.bindQueue(queue, this.exchanges.events, key);
     }
     await channel.consume(queue, (message) => message && this.onEvent(channel, entry, message));
   }
@@ -225,7 +233,7 @@ export class AmqpTransport implements MessageTransport {
         return;
       }
       this.logger.warn({ ...fields, reason: outcome.reason }, 'message delivery failed, will retry');
-      this.publisher?.sendToQueue(`turnaround.${entry.group}.retry`, message.content, {
+      this.publisher?.sendToQueue(this.queueName(entry.group, 'retry'), message.content, {
         ...message.properties,
         persistent: true,
         expiration: String(retryDelay(this.policy, attempt)),
@@ -235,7 +243,7 @@ export class AmqpTransport implements MessageTransport {
   }
 
   private deadLetter(channel: amqp.Channel, entry: Consumer, message: amqp.ConsumeMessage, reason: string): void {
-    this.publisher?.publish(DEAD_LETTER_EXCHANGE, `${entry.group}.${message.fields.routingKey}`, message.content, {
+    this.publisher?.publish(this.exchanges.deadLetter, `${entry.group}.${message.fields.routingKey}`, message.content, {
       ...message.properties,
       persistent: true,
       headers: { ...message.properties.headers, 'x-turnaround-dead-letter-reason': reason, 'x-turnaround-group': entry.group },

@@ -12,6 +12,8 @@ export interface TurnaroundConfig {
   databaseUrl?: string;
   /** RabbitMQ URL; absent means the in-process bus (embedded default only). */
   amqpUrl?: string;
+  /** Prefix of every exchange and queue, so installations can share one broker. */
+  busNamespace: string;
   host: string;
   port: number;
   /** The base URL devices and operators reach the service at (check-in, commands, enrollment). */
@@ -62,6 +64,10 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
   if (amqpUrl && !/^amqps?:\/\//.test(amqpUrl)) {
     problems.push('AMQP_URL must be an amqp:// URL (leave it unset for the in-process bus)');
   }
+  const busNamespace = env.TURNAROUND_BUS_NAMESPACE ?? 'turnaround';
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(busNamespace)) {
+    problems.push('TURNAROUND_BUS_NAMESPACE must be lower-case letters, digits and dashes');
+  }
   const pushTopic = env.TURNAROUND_PUSH_TOPIC ?? 'com.apple.mgmt.External.turnaround-development';
   if (!pushTopic.startsWith('com.apple.mgmt.')) {
     problems.push('TURNAROUND_PUSH_TOPIC must start with com.apple.mgmt. (Apple requires it)');
@@ -72,6 +78,7 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
     dataDir,
     databaseUrl,
     amqpUrl,
+    busNamespace,
     host,
     port,
     publicUrl,
