@@ -138,30 +138,30 @@ export class RtsCycleEntity {
   @Column()
   requestedAt!: Date;
 
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   eraseQueuedAt!: Date | null;
 
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   eraseAcknowledgedAt!: Date | null;
 
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   provisioningAt!: Date | null;
 
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   configuredAt!: Date | null;
 
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   returnedAt!: Date | null;
 
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   endedAt!: Date | null;
 
   /** When the current phase must have ended; past it the cycle stalls. */
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   deadlineAt!: Date | null;
 
   /** When DeviceConfigured goes to the head of the queue whatever the plan's state. */
-  @Column({ nullable: true })
+  @Column({ type: Date, nullable: true })
   releaseDueAt!: Date | null;
 
   @Column()
