@@ -1,5 +1,5 @@
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { lastValueFrom } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 
 import { CONTRACTS, Envelope, readEnvelope, ServiceName } from '@turnaround/contracts';
 
@@ -50,9 +50,25 @@ export class BusServer extends Server implements CustomTransportStrategy {
     return this.transport as T;
   }
 
+  /**
+   * Nest's own version fires the handler's observable and forgets it, so a failure would look
+   * like success and the message would be acknowledged. Here the delivery waits for the handler
+   * and fails with its error, which decides retry or dead letter.
+   */
+  override async handleEvent(pattern: string, packet: { data: unknown }): Promise<void> {
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) {
+      throw new Error(`no handler for ${pattern}`);
+    }
+    const result: unknown = await handler(packet.data);
+    if (isObservable(result)) {
+      await lastValueFrom(result, { defaultValue: undefined });
+    }
+  }
+
   private async onEvent(pattern: string, raw: Envelope): Promise<void> {
     const envelope = readEnvelope(contractFor(pattern), raw);
-    await this.handleEvent(pattern, { pattern, data: envelope }, undefined as never);
+    await this.handleEvent(pattern, { data: envelope });
   }
 
   private async onRequest(raw: Envelope): Promise<unknown> {

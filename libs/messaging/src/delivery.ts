@@ -1,6 +1,6 @@
 import { ContractViolation, Envelope } from '@turnaround/contracts';
 
-import { RetryPolicy } from './transport.js';
+import { describeError, RetryPolicy } from './transport.js';
 
 export type DeliveryOutcome =
   | { action: 'ack' }
@@ -23,17 +23,12 @@ export async function deliver(
 
     return { action: 'ack' };
   } catch (error) {
-    const reason = error instanceof Error ? `${errorCode(error)}: ${error.message}` : String(error);
-    if (error instanceof ContractViolation || attempt >= policy.maxAttempts) {
+    const { code, message } = describeError(error);
+    const reason = `${code}: ${message}`;
+    if (error instanceof ContractViolation || code === 'CONTRACT.VIOLATION' || attempt >= policy.maxAttempts) {
       return { action: 'dead-letter', reason };
     }
 
     return { action: 'retry', reason };
   }
-}
-
-function errorCode(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-
-  return typeof code === 'string' ? code : error.name;
 }

@@ -9,7 +9,7 @@ import { describeError } from './transport.js';
 
 /**
  * Nest replaces any error a message handler throws with "Internal server error"; this filter
- * hands the requester the error's stable code and message instead.
+ * keeps the error's stable code and message, for the requester or the dead letter's reason.
  */
 @Catch()
 export class RequestErrorFilter implements RpcExceptionFilter<unknown> {
@@ -23,7 +23,10 @@ export class RequestErrorFilter implements RpcExceptionFilter<unknown> {
  * `Envelope` of the contract; a message that fails validation never reaches it (dead-lettered).
  */
 export function OnEvent(contract: EventContract<unknown>, service: ServiceName): MethodDecorator {
-  return EventPattern(contract.routingKey, SERVICE_TRANSPORTS[service]) as MethodDecorator;
+  return applyDecorators(
+    EventPattern(contract.routingKey, SERVICE_TRANSPORTS[service]) as MethodDecorator,
+    UseFilters(new RequestErrorFilter()),
+  );
 }
 
 /** Marks a method as the one answer to a request contract; its return value is the reply. */

@@ -69,7 +69,7 @@ describe('InProcessTransport', () => {
     await transport.idle();
 
     expect(attempts).toBe(3);
-    expect(transport.deadLetters()).toEqual([expect.objectContaining({ group: 'provisioning', reason: 'Error: always broken' })]);
+    expect(transport.deadLetters()).toEqual([expect.objectContaining({ group: 'provisioning', reason: 'INTERNAL: always broken' })]);
   });
 
   it('answers a request from its one responder and fails clearly without one', async () => {

@@ -11,7 +11,11 @@ export function deviceErrorStatus(error: unknown): { status: number; code: strin
   if (code === 'HTTP.BODY_TOO_LARGE' || code === 'PLIST.TOO_LARGE') {
     return { status: 413, code };
   }
-  if (/^(PLIST|CHECKIN|REPORT|PROTOCOL|IDENTITY|ENROLLMENT|DEVICE)\./.test(code)) {
+  // Our own key material being unreadable is a server fault, not the device's.
+  if (code === 'IDENTITY.MATERIAL_INVALID') {
+    return { status: 500, code };
+  }
+  if (/^(PLIST|CHECKIN|CHANNEL|REPORT|COMMAND|PROFILE|IDENTITY|ENROLLMENT|DEVICE)\./.test(code)) {
     return { status: 400, code };
   }
   if (code === 'BUS.REQUEST_TIMEOUT' || code === 'BUS.NO_RESPONDER' || code.startsWith('DEPENDENCY.')) {

@@ -1,0 +1,429 @@
+import { randomUUID } from 'node:crypto';
+
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, FindOneOptions, In, Not } from 'typeorm';
+
+import {
+  CommandState,
+  newCommands,
+  nextEligible,
+  PENDING_STATES,
+  Placement,
+  prioritizedSequence,
+  sequencesFor,
+  supersededByEnrollment,
+} from '../domain/queue-rules.js';
+import {
+  decideReport,
+  ReportDecision,
+  ReportStatus,
+  sessionForReport,
+} from '../domain/report-rules.js';
+import {
+  CommandEntity,
+  EnrollmentQueueEntity,
+  IdentityProjectionEntity,
+} from './commands.entities.js';
+
+/** An identity certificate and the enrollment it belongs to. */
+export interface IdentityBinding {
+  fingerprint: string;
+  udid: string;
+  enrollmentId: string;
+  userEnrollment: boolean;
+}
+
+export interface EnrollmentRecord extends IdentityBinding {
+  fresh: boolean;
+  previousEnrollmentId?: string;
+}
+
+export interface SupersededGroup {
+  udid: string;
+  enrollmentId: string;
+  commandUuids: string[];
+}
+
+export interface EnqueueInput {
+  udid: string;
+  enrollmentId: string;
+  placement: Placement;
+  commands: readonly { commandUuid: string; requestType: string; body: string }[];
+  correlationId?: string;
+}
+
+export interface EnqueueOutcome {
+  /** Newly queued, in queue order. */
+  queued: string[];
+  /** New, but for an enrollment a fresh one already replaced: closed at once. */
+  superseded: string[];
+  /** CommandUUIDs the enrollment already had (a redelivered request). */
+  ignored: string[];
+}
+
+/** A command as the rest of the service sees it (entities never leave this folder). */
+export interface CommandRef {
+  commandUuid: string;
+  requestType: string;
+  udid: string;
+  enrollmentId: string;
+  correlationId?: string;
+}
+
+export interface DeliveredCommand extends CommandRef {
+  /** Base64 XML plist of the Command dictionary. */
+  body: string;
+  deliveries: number;
+}
+
+export interface ReportInput {
+  udid: string;
+  enrollmentId: string;
+  status: ReportStatus;
+  commandUuid?: string;
+}
+
+export interface ReportOutcome {
+  sessionId: string;
+  sessionStarted: boolean;
+  decision: ReportDecision;
+  /** The command the report changed (finished or NotNow), when it changed one. */
+  changed: CommandRef | null;
+  /** The command to answer with; already marked delivered. Null: answer with an empty body. */
+  next: DeliveredCommand | null;
+}
+
+export interface CommandView extends CommandRef {
+  sequence: number;
+  state: CommandState;
+  deliveries: number;
+  notNowSessionId: string | null;
+}
+
+const PENDING = In([...PENDING_STATES]);
+
+/**
+ * Every table of the commands service behind one class; each method is one transaction. On
+ * PostgreSQL the enrollment row is locked for the length of a queue change, so replicas serving
+ * one device take turns; SQLite has one connection per process, so transactions run one at a time.
+ */
+@Injectable()
+export class CommandQueueRepository {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(@InjectDataSource('commands') private readonly dataSource: DataSource) {}
+
+  async findIdentity(fingerprint: string): Promise<IdentityBinding | null> {
+    return this.transaction(async (manager) => {
+      const row = await manager.findOneBy(IdentityProjectionEntity, { fingerprint });
+
+      return row ? bindingOf(row) : null;
+    });
+  }
+
+  /** Stores what the check-in service answered; an event-fed row is newer and stays. */
+  async rememberIdentity(binding: IdentityBinding): Promise<void> {
+    await this.transaction(async (manager) => {
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(IdentityProjectionEntity)
+        .values({ ...binding, source: 'resolved', updatedAt: new Date() })
+        .orIgnore()
+        .execute();
+    });
+  }
+
+  /**
+   * Applies a DeviceEnrolled event: binds the identity and, for a fresh enrollment, closes every
+   * pending command of the device's other enrollments. A late copy of an event for an enrollment
+   * that was itself replaced closes nothing.
+   */
+  async recordEnrollment(record: EnrollmentRecord): Promise<SupersededGroup[]> {
+    return this.transaction(async (manager) => {
+      const now = new Date();
+      await manager.save(IdentityProjectionEntity, {
+        fingerprint: record.fingerprint,
+        udid: record.udid,
+        enrollmentId: record.enrollmentId,
+        userEnrollment: record.userEnrollment,
+        source: 'event',
+        updatedAt: now,
+      });
+      const enrollment = await this.lockEnrollment(manager, record.enrollmentId, record.udid);
+      if (!record.fresh || enrollment.status === 'superseded') {
+        return [];
+      }
+      await manager.update(
+        EnrollmentQueueEntity,
+        { udid: record.udid, status: 'active', enrollmentId: Not(record.enrollmentId) },
+        { status: 'superseded', updatedAt: now },
+      );
+      if (record.previousEnrollmentId && record.previousEnrollmentId !== record.enrollmentId) {
+        // Remembered even if this service never saw it, so a late EnqueueCommands for it is
+        // closed at once instead of waiting forever.
+        await manager
+          .createQueryBuilder()
+          .insert()
+          .into(EnrollmentQueueEntity)
+          .values({
+            enrollmentId: record.previousEnrollmentId,
+            udid: record.udid,
+            status: 'superseded',
+            sessionId: null,
+            sessionStartedAt: null,
+            updatedAt: now,
+          })
+          .orIgnore()
+          .execute();
+      }
+
+      const leftovers = await manager.find(CommandEntity, {
+        where: { udid: record.udid, state: PENDING, enrollmentId: Not(record.enrollmentId) },
+      });
+      const groups = supersededByEnrollment(leftovers, record.enrollmentId);
+      for (const [enrollmentId, commandUuids] of groups) {
+        await manager.update(
+          CommandEntity,
+          { enrollmentId, commandUuid: In(commandUuids) },
+          { state: 'superseded', updatedAt: now },
+        );
+      }
+
+      return [...groups].map(([enrollmentId, commandUuids]) => ({
+        udid: record.udid,
+        enrollmentId,
+        commandUuids,
+      }));
+    });
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueOutcome> {
+    return this.transaction(async (manager) => {
+      const enrollment = await this.lockEnrollment(manager, input.enrollmentId, input.udid);
+      const existing = await manager.find(CommandEntity, {
+        select: { commandUuid: true, sequence: true },
+        where: { enrollmentId: input.enrollmentId },
+      });
+      const known = new Set(existing.map((command) => command.commandUuid));
+      const fresh = newCommands(input.commands, known);
+      const ignored = input.commands
+        .map((command) => command.commandUuid)
+        .filter((uuid) => known.has(uuid));
+      if (fresh.length === 0) {
+        return { queued: [], superseded: [], ignored };
+      }
+      const bounds =
+        existing.length > 0
+          ? {
+              min: Math.min(...existing.map((command) => command.sequence)),
+              max: Math.max(...existing.map((command) => command.sequence)),
+            }
+          : null;
+      const sequences = sequencesFor(input.placement, bounds, fresh.length);
+      const state: CommandState = enrollment.status === 'superseded' ? 'superseded' : 'queued';
+      const now = new Date();
+      await manager.insert(
+        CommandEntity,
+        fresh.map((command, index) => ({
+          enrollmentId: input.enrollmentId,
+          commandUuid: command.commandUuid,
+          udid: input.udid,
+          requestType: command.requestType,
+          // TODO(#3): secrets such as the bootstrap token will be rendered into the command at
+          // delivery instead of being stored here with the rest of the body.
+          body: command.body,
+          sequence: sequences[index]!,
+          state,
+          deliveries: 0,
+          notNowSessionId: null,
+          correlationId: input.correlationId ?? null,
+          queuedAt: now,
+          lastDeliveredAt: null,
+          lastReportAt: null,
+          updatedAt: now,
+        })),
+      );
+      const uuids = fresh.map((command) => command.commandUuid);
+
+      return state === 'queued'
+        ? { queued: uuids, superseded: [], ignored }
+        : { queued: [], superseded: uuids, ignored };
+    });
+  }
+
+  /** Moves a pending command to the head of its queue; false when that changes nothing. */
+  async prioritize(enrollmentId: string, udid: string, commandUuid: string): Promise<boolean> {
+    return this.transaction(async (manager) => {
+      await this.lockEnrollment(manager, enrollmentId, udid);
+      const commands = await manager.find(CommandEntity, { where: { enrollmentId } });
+      const sequence = prioritizedSequence(commands, commandUuid);
+      if (sequence === null) {
+        return false;
+      }
+
+      await manager.update(
+        CommandEntity,
+        { enrollmentId, commandUuid },
+        { sequence, updatedAt: new Date() },
+      );
+
+      return true;
+    });
+  }
+
+  /**
+   * One request on the command URL: opens a session on Idle, applies the result, and picks and
+   * marks the command to answer with, all in one transaction.
+   */
+  async report(input: ReportInput): Promise<ReportOutcome> {
+    return this.transaction(async (manager) => {
+      const now = new Date();
+      const enrollment = await this.lockEnrollment(manager, input.enrollmentId, input.udid);
+      const session = sessionForReport(input.status, enrollment.sessionId, randomUUID);
+      const opened = { sessionId: session.sessionId, sessionStarted: session.started };
+      if (session.started) {
+        await manager.update(
+          EnrollmentQueueEntity,
+          { enrollmentId: input.enrollmentId },
+          { sessionId: session.sessionId, sessionStartedAt: now, updatedAt: now },
+        );
+      }
+
+      const reported = input.commandUuid ? await this.findReported(manager, input) : null;
+      const decision = decideReport(input, reported, session.sessionId);
+      let changed: CommandRef | null = null;
+      if (reported && (decision.kind === 'finish' || decision.kind === 'not-now')) {
+        const update =
+          decision.kind === 'finish'
+            ? { state: decision.state, lastReportAt: now, updatedAt: now }
+            : {
+                state: 'not-now' as const,
+                notNowSessionId: session.sessionId,
+                lastReportAt: now,
+                updatedAt: now,
+              };
+        await manager.update(
+          CommandEntity,
+          { enrollmentId: reported.enrollmentId, commandUuid: reported.commandUuid },
+          update,
+        );
+        changed = refOf(reported);
+      }
+
+      const pending = await manager.find(CommandEntity, {
+        where: { enrollmentId: input.enrollmentId, state: PENDING },
+      });
+      const next = nextEligible(pending, session.sessionId);
+      if (!next) {
+        return { ...opened, decision, changed, next: null };
+      }
+      const deliveries = next.deliveries + 1;
+      await manager.update(
+        CommandEntity,
+        { enrollmentId: next.enrollmentId, commandUuid: next.commandUuid },
+        { state: 'delivered', deliveries, lastDeliveredAt: now, updatedAt: now },
+      );
+
+      return {
+        ...opened,
+        decision,
+        changed,
+        next: { ...refOf(next), body: next.body, deliveries },
+      };
+    });
+  }
+
+  /** The enrollment's commands in queue order (operators and tests). */
+  async listCommands(enrollmentId: string): Promise<CommandView[]> {
+    return this.transaction(async (manager) => {
+      const commands = await manager.find(CommandEntity, {
+        where: { enrollmentId },
+        order: { sequence: 'ASC', commandUuid: 'ASC' },
+      });
+
+      return commands.map((command) => ({
+        ...refOf(command),
+        sequence: command.sequence,
+        state: command.state,
+        deliveries: command.deliveries,
+        notNowSessionId: command.notNowSessionId,
+      }));
+    });
+  }
+
+  // The report's own enrollment first; a command of another enrollment is only looked up so the
+  // log can say why the report was ignored.
+  private async findReported(
+    manager: EntityManager,
+    input: ReportInput,
+  ): Promise<CommandEntity | null> {
+    const own = await manager.findOneBy(CommandEntity, {
+      enrollmentId: input.enrollmentId,
+      commandUuid: input.commandUuid,
+    });
+
+    return (
+      own ?? (await manager.findOne(CommandEntity, { where: { commandUuid: input.commandUuid } }))
+    );
+  }
+
+  private async lockEnrollment(
+    manager: EntityManager,
+    enrollmentId: string,
+    udid: string,
+  ): Promise<EnrollmentQueueEntity> {
+    await manager
+      .createQueryBuilder()
+      .insert()
+      .into(EnrollmentQueueEntity)
+      .values({
+        enrollmentId,
+        udid,
+        status: 'active',
+        sessionId: null,
+        sessionStartedAt: null,
+        updatedAt: new Date(),
+      })
+      .orIgnore()
+      .execute();
+    const options: FindOneOptions<EnrollmentQueueEntity> = { where: { enrollmentId } };
+    if (this.dataSource.options.type === 'postgres') {
+      options.lock = { mode: 'pessimistic_write' };
+    }
+
+    return manager.findOneOrFail(EnrollmentQueueEntity, options);
+  }
+
+  private transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.dataSource.options.type === 'postgres') {
+      return this.dataSource.transaction(work);
+    }
+    // TypeORM's SQLite driver shares one query runner, so two overlapping transactions would
+    // nest as savepoints of each other; queue them instead.
+    const run = this.tail.then(() => this.dataSource.transaction(work));
+    this.tail = run.catch(() => undefined);
+
+    return run;
+  }
+}
+
+function bindingOf(row: IdentityProjectionEntity): IdentityBinding {
+  return {
+    fingerprint: row.fingerprint,
+    udid: row.udid,
+    enrollmentId: row.enrollmentId,
+    userEnrollment: row.userEnrollment,
+  };
+}
+
+function refOf(command: CommandEntity): CommandRef {
+  return {
+    commandUuid: command.commandUuid,
+    requestType: command.requestType,
+    udid: command.udid,
+    enrollmentId: command.enrollmentId,
+    ...(command.correlationId ? { correlationId: command.correlationId } : {}),
+  };
+}

@@ -1,0 +1,113 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+import type { CommandState } from '../domain/queue-rules.js';
+
+/**
+ * One command for one enrollment. The key includes the enrollment: a command is never found by
+ * UDID alone, so nothing queued for an earlier enrollment can reach a later one (B05).
+ */
+@Entity({ name: 'commands' })
+@Index(['enrollmentId', 'state'])
+@Index(['udid', 'state'])
+@Index(['commandUuid'])
+export class CommandEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  enrollmentId!: string;
+
+  @PrimaryColumn({ type: 'varchar', length: 255 })
+  commandUuid!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  udid!: string;
+
+  @Column({ type: 'varchar', length: 128 })
+  requestType!: string;
+
+  /** Base64 of the XML plist of the Command dictionary, exactly as it was enqueued. */
+  @Column({ type: 'text' })
+  body!: string;
+
+  /** Queue order within the enrollment; 'front' placement and prioritizing go below 1. */
+  @Column({ type: 'integer' })
+  sequence!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: CommandState;
+
+  @Column({ type: 'integer' })
+  deliveries!: number;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  notNowSessionId!: string | null;
+
+  /** The workflow (RTS cycle) that queued the command; results travel with it. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  correlationId!: string | null;
+
+  @Column({ type: Date })
+  queuedAt!: Date;
+
+  @Column({ type: Date, nullable: true })
+  lastDeliveredAt!: Date | null;
+
+  /** When the last result (including NotNow) arrived; B16 pushes are timed from here. */
+  @Column({ type: Date, nullable: true })
+  lastReportAt!: Date | null;
+
+  @Column({ type: Date })
+  updatedAt!: Date;
+}
+
+/**
+ * The queue side of an enrollment: whether a fresh enrollment superseded it, and the device's
+ * current command session. The session lives here, not in memory, so that several replicas can
+ * serve one device.
+ */
+@Entity({ name: 'enrollments' })
+@Index(['udid', 'status'])
+export class EnrollmentQueueEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  enrollmentId!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  udid!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: 'active' | 'superseded';
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  sessionId!: string | null;
+
+  @Column({ type: Date, nullable: true })
+  sessionStartedAt!: Date | null;
+
+  @Column({ type: Date })
+  updatedAt!: Date;
+}
+
+/**
+ * Which enrollment an identity certificate belongs to: a projection of the check-in service's
+ * DeviceEnrolled events, filled on a miss by asking it (ResolveIdentity).
+ */
+@Entity({ name: 'identities' })
+export class IdentityProjectionEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  fingerprint!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  udid!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  enrollmentId!: string;
+
+  @Column({ type: 'boolean' })
+  userEnrollment!: boolean;
+
+  @Column({ type: 'varchar', length: 16 })
+  source!: 'event' | 'resolved';
+
+  @Column({ type: Date })
+  updatedAt!: Date;
+}
+
+export const COMMANDS_ENTITIES = [CommandEntity, EnrollmentQueueEntity, IdentityProjectionEntity];

@@ -1,0 +1,42 @@
+// Codes follow the device-facing mapping in @turnaround/platform: IDENTITY.* and ENROLLMENT.* are
+// answered 400 (never 401), DEPENDENCY.* 503.
+
+export class UnknownIdentityError extends Error {
+  readonly code = 'IDENTITY.UNKNOWN';
+
+  constructor() {
+    super('no enrollment is known for this identity certificate');
+  }
+}
+
+export class DeviceMismatchError extends Error {
+  readonly code = 'IDENTITY.DEVICE_MISMATCH';
+
+  constructor() {
+    super('the report names another device than the identity that signed it');
+  }
+}
+
+export class NotEnrolledError extends Error {
+  readonly code = 'ENROLLMENT.NOT_ENROLLED';
+
+  constructor() {
+    super('this identity has not completed an enrollment (no TokenUpdate yet)');
+  }
+}
+
+export class CheckinUnavailableError extends Error {
+  readonly code = 'DEPENDENCY.CHECKIN_UNAVAILABLE';
+
+  constructor(cause: unknown) {
+    super('the check-in service could not resolve the identity', { cause });
+  }
+}
+
+export class CaUnavailableError extends Error {
+  readonly code = 'DEPENDENCY.CA_UNAVAILABLE';
+
+  constructor(path: string) {
+    super(`the CA certificate ${path} does not exist yet`);
+  }
+}

@@ -1,0 +1,132 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+
+import {
+  ContractViolation,
+  DeviceEnrolled,
+  EnqueueCommands,
+  PrioritizeCommand,
+} from '@turnaround/contracts';
+import type { DataOf, Envelope } from '@turnaround/contracts';
+import { OnEvent } from '@turnaround/messaging';
+import { createLogger } from '@turnaround/platform';
+import { decodePlist, isPlistDict } from '@turnaround/protocol';
+
+import { CommandQueueRepository } from '../data-access/command-queue.repository.js';
+import { CommandEventPublisher } from './command-events.service.js';
+
+
+/**
+ * The queue's inputs from other services. Every handler is idempotent: a redelivered message
+ * finds its change already made and changes nothing.
+ */
+@Controller()
+export class QueueEventsConsumer {
+  private readonly logger = createLogger('QueueEventsConsumer');
+
+  constructor(
+    private readonly events: CommandEventPublisher,
+    private readonly repository: CommandQueueRepository,
+  ) {}
+
+  @OnEvent(EnqueueCommands, 'commands')
+  async onEnqueue(@Payload() envelope: Envelope<DataOf<typeof EnqueueCommands>>): Promise<void> {
+    const { udid, enrollmentId, placement, commands } = envelope.data;
+    commands.forEach((command, index) => requireCommandDict(command.command, index));
+
+    const outcome = await this.repository.enqueue({
+      udid,
+      enrollmentId,
+      placement,
+      commands: commands.map((command) => ({
+        commandUuid: command.commandUuid,
+        requestType: command.requestType,
+        body: command.command,
+      })),
+      ...(envelope.correlationId ? { correlationId: envelope.correlationId } : {}),
+    });
+
+    const fields = { udid, enrollmentId, placement, messageId: envelope.id };
+    if (outcome.queued.length > 0) {
+      this.logger.info({ ...fields, commandUuids: outcome.queued }, 'commands queued');
+    }
+    if (outcome.ignored.length > 0) {
+      this.logger.info({ ...fields, commandUuids: outcome.ignored }, 'known commands ignored');
+    }
+    if (outcome.superseded.length > 0) {
+      // The enrollment was already replaced by a fresh one: nothing queued for it may run (B05).
+      this.logger.info({ ...fields, commandUuids: outcome.superseded }, 'commands superseded');
+      await this.events.superseded(
+        { udid, enrollmentId, commandUuids: outcome.superseded },
+        envelope.id,
+      );
+    }
+  }
+
+  @OnEvent(PrioritizeCommand, 'commands')
+  async onPrioritize(
+    @Payload() envelope: Envelope<DataOf<typeof PrioritizeCommand>>,
+  ): Promise<void> {
+    const { udid, enrollmentId, commandUuid } = envelope.data;
+    const moved = await this.repository.prioritize(enrollmentId, udid, commandUuid);
+    this.logger.info(
+      { udid, enrollmentId, commandUuid, moved, messageId: envelope.id },
+      moved ? 'command prioritized' : 'prioritize changed nothing',
+    );
+  }
+
+  @OnEvent(DeviceEnrolled, 'commands')
+  async onDeviceEnrolled(
+    @Payload() envelope: Envelope<DataOf<typeof DeviceEnrolled>>,
+  ): Promise<void> {
+    const {
+      udid,
+      enrollmentId,
+      fresh,
+      userEnrollment,
+      certificateFingerprint,
+      previousEnrollmentId,
+    } = envelope.data;
+    const groups = await this.repository.recordEnrollment({
+      fingerprint: certificateFingerprint,
+      udid,
+      enrollmentId,
+      userEnrollment,
+      fresh,
+      ...(previousEnrollmentId ? { previousEnrollmentId } : {}),
+    });
+    this.logger.debug({ udid, enrollmentId, fresh, messageId: envelope.id }, 'enrollment recorded');
+    for (const group of groups) {
+      this.logger.info(
+        {
+          udid,
+          enrollmentId: group.enrollmentId,
+          commandUuids: group.commandUuids,
+          freshEnrollmentId: enrollmentId,
+        },
+        'commands superseded',
+      );
+      await this.events.superseded(group, envelope.id);
+    }
+  }
+}
+
+// A body that is not a Command dictionary could never be delivered; refusing it here
+// dead-letters the message instead of failing a device's request later.
+function requireCommandDict(base64: string, index: number): void {
+  let dict;
+  try {
+    dict = decodePlist(Buffer.from(base64, 'base64'));
+  } catch {
+    throw new ContractViolation(
+      `data.commands[${index}].command`,
+      'XML plist of a Command dictionary',
+    );
+  }
+  if (!isPlistDict(dict) || typeof dict['RequestType'] !== 'string') {
+    throw new ContractViolation(
+      `data.commands[${index}].command`,
+      'Command dictionary with a RequestType',
+    );
+  }
+}

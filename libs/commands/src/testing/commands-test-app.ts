@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { INestApplication, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+
+import {
+  CommandsSuperseded,
+  createEnvelope,
+  DeviceEnrolled,
+  EnqueueCommands,
+  Envelope,
+  PrioritizeCommand,
+  ResolveIdentity,
+} from '@turnaround/contracts';
+import {
+  CertificateAuthority,
+  createCertificateAuthority,
+  RequestSigner,
+} from '@turnaround/identity';
+import { BusServer, InProcessTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
+import { loadConfig, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
+import { decodePlist, encodePlistXml, isPlistDict, PlistDict } from '@turnaround/protocol';
+
+import { CommandsModule } from '../commands.module.js';
+import { CommandQueueRepository } from '../data-access/command-queue.repository.js';
+
+/** A device as the tests drive it: an identity issued by the test CA and the UDID it claims. */
+export interface TestDevice {
+  udid: string;
+  fingerprint: string;
+  signer: RequestSigner;
+}
+
+export interface DeviceAnswer {
+  status: number;
+  body: Buffer;
+  headers: Headers;
+}
+
+export interface TestCommand {
+  commandUuid?: string;
+  requestType: string;
+  keys?: PlistDict;
+}
+
+export type CheckinMode = 'answer' | 'slow';
+
+/**
+ * The commands service booted the way the apps boot it: Nest over HTTP on 127.0.0.1 with no body
+ * parser, SQLite in a temp dir, an in-process bus with a BusServer, and a fake check-in service
+ * that answers ResolveIdentity from what the test enrolled.
+ */
+export class CommandsTestApp {
+  readonly transport = new InProcessTransport({ maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 });
+  /** Every event the commands service published, oldest first. */
+  readonly events: Envelope<Record<string, unknown>>[] = [];
+  /** What the fake check-in service knows: fingerprint → binding. */
+  readonly checkin = new Map<
+    string,
+    { udid: string; enrollmentId?: string; userEnrollment?: boolean }
+  >();
+  checkinMode: CheckinMode = 'answer';
+  resolveRequests = 0;
+
+  private app?: INestApplication;
+  private dir = '';
+  private url = '';
+  private authority?: CertificateAuthority;
+
+  config!: TurnaroundConfig;
+
+  async start(): Promise<void> {
+    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
+    this.dir = mkdtempSync(join(tmpdir(), 'turnaround-commands-'));
+    const material = createCertificateAuthority({ commonName: 'Turnaround Test CA' });
+    writeFileSync(join(this.dir, 'ca.crt'), material.certificatePem);
+    this.authority = new CertificateAuthority(material);
+    this.config = loadConfig({
+      TURNAROUND_DATA_DIR: this.dir,
+      TURNAROUND_REQUEST_TIMEOUT_MS: '250',
+      TURNAROUND_MAX_BODY_BYTES: String(256 * 1024),
+    });
+
+    await this.transport.subscribe('observer', ['commands.#'], async (envelope) => {
+      this.events.push(envelope as Envelope<Record<string, unknown>>);
+    });
+    await this.transport.serve('checkin', [ResolveIdentity.routingKey], async (envelope) => {
+      this.resolveRequests += 1;
+      if (this.checkinMode === 'slow') {
+        await sleep(this.config.requestTimeoutMs * 3);
+      }
+      const { certificateFingerprint } = envelope.data as { certificateFingerprint: string };
+      const known = this.checkin.get(certificateFingerprint);
+
+      return known ? { found: true, userEnrollment: false, ...known } : { found: false };
+    });
+
+    @Module({ imports: [CommandsModule.register(this.config, this.transport)] })
+    class TestRootModule {}
+
+    const app = await NestFactory.create(TestRootModule, { bodyParser: false, logger: false });
+    app.connectMicroservice({
+      strategy: new BusServer('commands', SERVICE_TRANSPORTS.commands, this.transport),
+    });
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    this.app = app;
+  }
+
+  async stop(): Promise<void> {
+    await this.transport.idle();
+    await this.app?.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  get repository(): CommandQueueRepository {
+    return this.app!.get(CommandQueueRepository);
+  }
+
+  /** A new identity for `udid`, issued by the service's CA (not yet known to anyone). */
+  async device(udid: string, authority = this.authority!): Promise<TestDevice> {
+    const identity = await authority.issueDeviceIdentity({ commonName: udid });
+
+    return { udid, fingerprint: identity.fingerprint, signer: new RequestSigner(identity) };
+  }
+
+  /** An identity from a CA the service does not trust. */
+  async foreignDevice(udid: string): Promise<TestDevice> {
+    const foreign = new CertificateAuthority(
+      createCertificateAuthority({ commonName: 'Foreign CA' }),
+    );
+
+    return this.device(udid, foreign);
+  }
+
+  /** What the check-in service publishes after a TokenUpdate; waits until it was handled. */
+  async enroll(
+    device: TestDevice,
+    enrollmentId: string,
+    options: { fresh?: boolean; previousEnrollmentId?: string; udid?: string } = {},
+  ): Promise<Envelope> {
+    const udid = options.udid ?? device.udid;
+    this.checkin.set(device.fingerprint, { udid, enrollmentId });
+    const envelope = createEnvelope(
+      DeviceEnrolled,
+      'checkin',
+      {
+        udid,
+        enrollmentId,
+        fresh: options.fresh ?? true,
+        awaitingConfiguration: options.fresh ?? true,
+        userEnrollment: false,
+        certificateFingerprint: device.fingerprint,
+        platform: 'ios',
+        ...(options.previousEnrollmentId
+          ? { previousEnrollmentId: options.previousEnrollmentId }
+          : {}),
+      },
+      { subject: udid },
+    );
+    await this.deliver(envelope);
+
+    return envelope;
+  }
+
+  /** Publishes an envelope as another service would and waits until it was handled. */
+  async deliver(envelope: Envelope): Promise<void> {
+    await this.transport.publish(envelope);
+    await this.transport.idle();
+  }
+
+  /** Queues commands as the provisioning service does; returns their CommandUUIDs. */
+  async enqueue(
+    udid: string,
+    enrollmentId: string,
+    commands: readonly TestCommand[],
+    placement: 'back' | 'front' = 'back',
+  ): Promise<string[]> {
+    const entries = commands.map((command) => ({
+      commandUuid: command.commandUuid ?? randomUUID().toUpperCase(),
+      requestType: command.requestType,
+      command: encodePlistXml({ RequestType: command.requestType, ...command.keys }).toString(
+        'base64',
+      ),
+    }));
+    await this.deliver(enqueueEnvelope(udid, enrollmentId, entries, placement));
+
+    return entries.map((entry) => entry.commandUuid);
+  }
+
+  async prioritize(udid: string, enrollmentId: string, commandUuid: string): Promise<void> {
+    await this.deliver(
+      createEnvelope(
+        PrioritizeCommand,
+        'provisioning',
+        { udid, enrollmentId, commandUuid },
+        { subject: udid },
+      ),
+    );
+  }
+
+  /** Sends a report dictionary, signed by the device unless told otherwise. */
+  async report(
+    device: TestDevice,
+    status: string,
+    commandUuid?: string,
+    extra: PlistDict = {},
+  ): Promise<DeviceAnswer> {
+    const dict: PlistDict = { UDID: device.udid, Status: status, ...extra };
+    if (commandUuid !== undefined) {
+      dict.CommandUUID = commandUuid;
+    }
+
+    return this.send(encodePlistXml(dict), device);
+  }
+
+  /** PUTs raw bytes to the command URL; `signedBy` null sends no Mdm-Signature. */
+  async send(
+    body: Buffer,
+    signedBy: TestDevice | null,
+    options: { method?: string; signature?: string } = {},
+  ): Promise<DeviceAnswer> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-apple-aspen-mdm' };
+    const signature = options.signature ?? signedBy?.signer.sign(body);
+    if (signature) {
+      headers['Mdm-Signature'] = signature;
+    }
+    const response = await fetch(`${this.url}/mdm/server`, {
+      method: options.method ?? 'PUT',
+      headers,
+      body: new Uint8Array(body),
+    });
+    const answer = {
+      status: response.status,
+      body: Buffer.from(await response.arrayBuffer()),
+      headers: response.headers,
+    };
+    await this.transport.idle();
+
+    return answer;
+  }
+
+  /** The events of one type published since `from` (an index into `events`). */
+  eventsOf(contract: { routingKey: string }, from = 0): Envelope<Record<string, unknown>>[] {
+    return this.events.slice(from).filter((event) => event.type === contract.routingKey);
+  }
+
+  superseded(from = 0): Envelope<Record<string, unknown>>[] {
+    return this.eventsOf(CommandsSuperseded, from);
+  }
+}
+
+export function enqueueEnvelope(
+  udid: string,
+  enrollmentId: string,
+  commands: { commandUuid: string; requestType: string; command: string }[],
+  placement: 'back' | 'front' = 'back',
+): Envelope {
+  return createEnvelope(
+    EnqueueCommands,
+    'provisioning',
+    { udid, enrollmentId, placement, commands },
+    { subject: udid },
+  );
+}
+
+/** The CommandUUID and RequestType a device got, or null for a zero-byte answer. */
+export function commandIn(
+  answer: DeviceAnswer,
+): { commandUuid: string; requestType: string } | null {
+  if (answer.body.length === 0) {
+    return null;
+  }
+  const dict = decodePlist(answer.body);
+  if (!isPlistDict(dict) || !isPlistDict(dict.Command)) {
+    throw new Error(`not a command: ${answer.body.toString('utf8').slice(0, 200)}`);
+  }
+
+  return { commandUuid: String(dict.CommandUUID), requestType: String(dict.Command.RequestType) };
+}
