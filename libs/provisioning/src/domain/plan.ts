@@ -73,8 +73,11 @@ function readApp(value: unknown, path: string): PlannedApp {
     }
     result.manifestURL = app.manifestURL;
   }
-  if (!result.iTunesStoreID && !result.manifestURL && !result.identifier) {
-    throw invalid(`${path} needs an iTunesStoreID, a manifestURL or an identifier`);
+  // InstallApplication takes exactly one source (Apple's schema): a store id, a bundle
+  // identifier of a licensed App Store app, or an enterprise manifest.
+  const sources = [result.iTunesStoreID, result.manifestURL, result.identifier].filter((source) => source !== undefined);
+  if (sources.length !== 1) {
+    throw invalid(`${path} needs exactly one of iTunesStoreID, identifier or manifestURL`);
   }
 
   return result;

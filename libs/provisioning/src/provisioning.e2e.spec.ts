@@ -1,0 +1,314 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import type { INestApplication } from '@nestjs/common';
+
+import {
+  AwaitConfiguration,
+  CommandAcknowledged,
+  CommandFailed,
+  CommandNotNow,
+  createEnvelope,
+  DeviceEnrolled,
+  EnqueueCommands,
+  Envelope,
+  IssueEnrollmentProfile,
+  PrioritizeCommand,
+} from '@turnaround/contracts';
+import { CertificateAuthority, createCertificateAuthority, exportPkcs12 } from '@turnaround/identity';
+import { InProcessTransport } from '@turnaround/messaging';
+import { loadConfig, setLogLevel } from '@turnaround/platform';
+import { buildEnrollmentProfile, decodePlist, PlistDict } from '@turnaround/protocol';
+import { startServices } from '@turnaround/runtime';
+
+import { CycleTimerService } from './feature/cycle-timer.service.js';
+import { ProvisioningModule } from './provisioning.module.js';
+
+const WIFI = readFileSync(resolve(process.cwd(), '../shared/fixtures/real/profile/wifi-return-to-service-hidden-any.mobileconfig'));
+const RESTRICTIONS = readFileSync(resolve(process.cwd(), '../shared/fixtures/real/profile/restrictions-ios-targetdevicetype.mobileconfig'));
+const EAP_WITHOUT_CREDENTIALS = readFileSync(resolve(process.cwd(), '../shared/fixtures/real/profile/wifi-wpa-enterprise-peap-proxy-pac-multi-payload.mobileconfig'));
+
+interface QueuedCommand {
+  commandUuid: string;
+  requestType: string;
+  command: PlistDict;
+}
+
+/**
+ * The provisioning service alone, driven by the events the other services would send: the admin
+ * API on one side, the bus on the other.
+ */
+describe('provisioning workflow', () => {
+  const transport = new InProcessTransport({ maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 });
+  const published: Envelope<Record<string, unknown>>[] = [];
+  let app: INestApplication;
+  let url = '';
+  let apiKey = '';
+  let dir = '';
+  let issuedProfiles = 0;
+
+  beforeAll(async () => {
+    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
+    dir = mkdtempSync(join(tmpdir(), 'turnaround-provisioning-'));
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const config = loadConfig({ TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_RELEASE_TIMEOUT_SECONDS: '1', TURNAROUND_PHASE_DEADLINE_SECONDS: '2' });
+    apiKey = config.apiKey;
+    await transport.subscribe('observer', ['#'], async (envelope) => {
+      published.push(envelope as Envelope<Record<string, unknown>>);
+    });
+    const authority = new CertificateAuthority(createCertificateAuthority({ commonName: 'Test CA' }));
+    const pkcs12 = exportPkcs12(await authority.issueDeviceIdentity({ commonName: 'device' }), 'secret');
+    await transport.serve('checkin', [IssueEnrollmentProfile.routingKey], async () => {
+      issuedProfiles += 1;
+      const profile = buildEnrollmentProfile({
+        serverUrl: 'https://mdm.example.test/mdm/server',
+        topic: 'com.apple.mgmt.test',
+        identity: { pkcs12, password: 'secret' },
+        payloadIdentifierPrefix: 'test',
+        organization: 'Test',
+        displayName: 'Test enrollment',
+      });
+
+      return { profile: profile.toString('base64') };
+    });
+    app = await startServices(config, transport, [{ service: 'provisioning', module: ProvisioningModule.register(config, transport) }]);
+  });
+
+  afterAll(async () => {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function api(method: string, path: string, body?: unknown, key = apiKey): Promise<{ status: number; json: any }> {
+    const response = await fetch(`${url}/api/v1${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+
+    return { status: response.status, json: text ? JSON.parse(text) : undefined };
+  }
+
+  async function emit<T>(contract: { routingKey: string; schema: { parse(v: unknown, p: string): T } }, data: T, udid: string): Promise<void> {
+    await transport.publish(createEnvelope(contract as never, 'commands', data as never, { subject: udid }));
+    await transport.idle();
+  }
+
+  async function enroll(udid: string, enrollmentId: string, options: { awaiting?: boolean; userEnrollment?: boolean; ade?: boolean } = {}): Promise<void> {
+    await emit(DeviceEnrolled, {
+      udid,
+      enrollmentId,
+      fresh: true,
+      awaitingConfiguration: options.awaiting ?? false,
+      userEnrollment: options.userEnrollment ?? false,
+      certificateFingerprint: `fp-${enrollmentId}`,
+      platform: 'ios',
+      productName: 'iPhone17,1',
+      osVersion: '26.1',
+    }, udid);
+    if (options.ade !== undefined) {
+      const inventory = queuedFor(udid, enrollmentId).find((command) => command.requestType === 'SecurityInfo')!;
+      await emit(CommandAcknowledged, { udid, enrollmentId, commandUuid: inventory.commandUuid, requestType: 'SecurityInfo', facts: { enrolledViaDep: options.ade } }, udid);
+    }
+    if (options.awaiting) {
+      await emit(AwaitConfiguration, { udid, enrollmentId }, udid);
+    }
+  }
+
+  function queuedFor(udid: string, enrollmentId?: string): QueuedCommand[] {
+    return published
+      .filter((event) => event.type === EnqueueCommands.routingKey && event.subject === udid && (!enrollmentId || event.data.enrollmentId === enrollmentId))
+      .flatMap((event) => (event.data.commands as { commandUuid: string; requestType: string; command: string }[]).map((entry) => ({
+        commandUuid: entry.commandUuid,
+        requestType: entry.requestType,
+        command: decodePlist(Buffer.from(entry.command, 'base64')) as PlistDict,
+      })));
+  }
+
+  async function configure(name: string, extra: Record<string, unknown> = {}): Promise<void> {
+    const saved = await api('PUT', `/rts-configurations/${name}`, {
+      wifiProfile: WIFI.toString('base64'),
+      plan: { profiles: [{ name: 'Restrictions', payload: RESTRICTIONS.toString('base64') }], apps: [{ iTunesStoreID: 361309726 }] },
+      ...extra,
+    });
+    expect(saved.status).toBe(200);
+  }
+
+  async function cycleOf(udid: string): Promise<any> {
+    return (await api('GET', `/devices/${udid}/cycles`)).json[0];
+  }
+
+  it('refuses the admin API without the key', async () => {
+    expect((await api('GET', '/devices', undefined, 'wrong')).status).toBe(401);
+  });
+
+  it('runs a standard RTS cycle from request to return to service, with every phase timed', async () => {
+    await configure('standard');
+    await enroll('UDID-STD', 'E1', { ade: true });
+    const trigger = await api('POST', '/return-to-service', { devices: ['UDID-STD'], configuration: 'standard' });
+    expect(trigger.status).toBe(202);
+    const cycleId = trigger.json.results[0].cycleId;
+    await transport.idle();
+
+    const erase = queuedFor('UDID-STD', 'E1').find((command) => command.requestType === 'EraseDevice')!;
+    const rts = erase.command.ReturnToService as PlistDict;
+    expect(rts.Enabled).toBe(true);
+    expect(Buffer.from(rts.WiFiProfileData as Uint8Array)).toEqual(WIFI);
+    expect(rts).not.toHaveProperty('MDMProfileData');
+
+    await emit(CommandAcknowledged, { udid: 'UDID-STD', enrollmentId: 'E1', commandUuid: erase.commandUuid, requestType: 'EraseDevice' }, 'UDID-STD');
+    await enroll('UDID-STD', 'E2', { awaiting: true });
+    const plan = queuedFor('UDID-STD', 'E2').map((command) => command.requestType);
+    expect(plan).toEqual(['DeviceInformation', 'SecurityInfo', 'InstallProfile', 'InstallApplication', 'DeviceConfigured']);
+
+    const release = queuedFor('UDID-STD', 'E2').at(-1)!;
+    await emit(CommandAcknowledged, { udid: 'UDID-STD', enrollmentId: 'E2', commandUuid: release.commandUuid, requestType: 'DeviceConfigured' }, 'UDID-STD');
+    const cycle = await cycleOf('UDID-STD');
+
+    expect(cycle).toMatchObject({ id: cycleId, state: 'returned-to-service', trigger: 'service', configuration: 'standard' });
+    expect(Object.keys(cycle.phasesMs).sort()).toEqual(['erase', 'provision', 'reenroll', 'total']);
+    expect(cycle.transitions.map((transition: { to: string }) => transition.to)).toEqual([
+      'requested', 'erase-queued', 'erase-acknowledged', 'provisioning', 'configured', 'returned-to-service',
+    ]);
+    expect(published.filter((event) => event.correlationId === cycleId && event.type.startsWith('provisioning.rts-cycle.')).map((event) => event.type)).toEqual([
+      'provisioning.rts-cycle.erase-queued.v1',
+      'provisioning.rts-cycle.erase-acknowledged.v1',
+      'provisioning.rts-cycle.provisioning.v1',
+      'provisioning.rts-cycle.configured.v1',
+      'provisioning.rts-cycle.returned-to-service.v1',
+    ]);
+    expect((await api('GET', '/devices/UDID-STD')).json.state).toBe('in-service');
+  });
+
+  it('adds MDMProfileData when the ADE profile sends the user through configuration_web_url (B01)', async () => {
+    await configure('web-auth', { ade: { configuration_web_url: 'https://sso.example.test/enroll' } });
+    await enroll('UDID-B01', 'E1', { ade: true });
+    const started = await api('POST', '/return-to-service', { devices: ['UDID-B01'], configuration: 'web-auth' });
+    expect(started.json.results[0].error).toBeUndefined();
+    await transport.idle();
+    const erase = queuedFor('UDID-B01').find((command) => command.requestType === 'EraseDevice')!;
+    const profile = Buffer.from((erase.command.ReturnToService as PlistDict).MDMProfileData as Uint8Array);
+
+    // Raw profile bytes, base64-encoded once by the plist encoder, never twice (B02).
+    expect(profile.subarray(0, 5).toString()).toBe('<?xml');
+    expect((await cycleOf('UDID-B01')).mdmProfileData).toBe('configuration-web-url');
+  });
+
+  it('adds MDMProfileData for a device whose ADE enrollment is unknown or absent', async () => {
+    const before = issuedProfiles;
+    await enroll('UDID-NOADE', 'E1', { ade: false });
+    await api('POST', '/return-to-service', { devices: ['UDID-NOADE'], configuration: 'standard' });
+    await transport.idle();
+
+    expect(issuedProfiles).toBe(before + 1);
+    expect((await cycleOf('UDID-NOADE')).mdmProfileData).toBe('not-ade');
+  });
+
+  it('fails the cycle when the device refuses the erase, and never marks it erased (B01 variant)', async () => {
+    await enroll('UDID-REFUSE', 'E1', { ade: true });
+    await api('POST', '/return-to-service', { devices: ['UDID-REFUSE'], configuration: 'standard' });
+    await transport.idle();
+    const erase = queuedFor('UDID-REFUSE').find((command) => command.requestType === 'EraseDevice')!;
+    await emit(CommandFailed, {
+      udid: 'UDID-REFUSE', enrollmentId: 'E1', commandUuid: erase.commandUuid, requestType: 'EraseDevice', status: 'Error',
+      errors: [{ code: 12081, domain: 'MCMDMErrorDomain', description: 'An MDM profile is required for Return to Service.' }],
+    }, 'UDID-REFUSE');
+    const cycle = await cycleOf('UDID-REFUSE');
+
+    expect(cycle.state).toBe('failed');
+    expect(cycle.reason).toContain('An MDM profile is required for Return to Service.');
+    expect(cycle.eraseAcknowledgedAt).toBeNull();
+    expect((await api('GET', '/devices/UDID-REFUSE')).json.state).toBe('in-service');
+  });
+
+  it('refuses RTS for a User Enrollment, an unknown device and a second cycle, per device (B22 b)', async () => {
+    await enroll('ENR-USER', 'E1', { userEnrollment: true });
+    await enroll('UDID-BUSY', 'E1', { ade: true });
+    await api('POST', '/return-to-service', { devices: ['UDID-BUSY'], configuration: 'standard' });
+    const answer = await api('POST', '/return-to-service', { devices: ['ENR-USER', 'UDID-NOBODY', 'UDID-BUSY'], configuration: 'standard' });
+
+    expect(answer.status).toBe(202);
+    expect(answer.json.results.map((result: { error?: { code: string } }) => result.error?.code)).toEqual([
+      'DEVICE.USER_ENROLLMENT', 'DEVICE.NOT_FOUND', 'CYCLE.ALREADY_ACTIVE',
+    ]);
+    expect((await api('POST', '/return-to-service', { devices: ['UDID-BUSY'], configuration: 'nope' })).json.code).toBe('CONFIGURATION.NOT_FOUND');
+    expect((await api('POST', '/return-to-service', { devices: 'UDID-BUSY', configuration: 'standard' })).status).toBe(400);
+  });
+
+  it('never lets a NotNow hold the release back, and forces it after the release timeout (B13)', async () => {
+    await enroll('UDID-B13', 'E1', { ade: true });
+    await api('POST', '/return-to-service', { devices: ['UDID-B13'], configuration: 'standard' });
+    await transport.idle();
+    await enroll('UDID-B13', 'E2', { awaiting: true });
+    const [install, app] = queuedFor('UDID-B13', 'E2').filter((command) => command.requestType.startsWith('Install'));
+    await emit(CommandNotNow, { udid: 'UDID-B13', enrollmentId: 'E2', commandUuid: install!.commandUuid, requestType: 'InstallProfile' }, 'UDID-B13');
+    await emit(CommandFailed, { udid: 'UDID-B13', enrollmentId: 'E2', commandUuid: app!.commandUuid, requestType: 'InstallApplication', status: 'Error', errors: [] }, 'UDID-B13');
+    await new Promise((done) => setTimeout(done, 1_100));
+    await app_timer().tick();
+    await transport.idle();
+    const release = queuedFor('UDID-B13', 'E2').at(-1)!;
+    const prioritized = published.filter((event) => event.type === PrioritizeCommand.routingKey && event.subject === 'UDID-B13');
+
+    expect(prioritized.map((event) => event.data.commandUuid)).toEqual([release.commandUuid]);
+    const cycle = await cycleOf('UDID-B13');
+    expect(cycle.reason).toContain('InstallProfile (not-now)');
+    expect(cycle.plan.map((step: { outcome: string }) => step.outcome)).toEqual(['not-now', 'error']);
+  });
+
+  it('stalls a cycle whose phase outlives its deadline, and resumes it when the device comes back', async () => {
+    await enroll('UDID-STALL', 'E1', { ade: true });
+    await api('POST', '/return-to-service', { devices: ['UDID-STALL'], configuration: 'standard' });
+    await transport.idle();
+    await new Promise((done) => setTimeout(done, 2_100));
+    await app_timer().tick();
+    expect(await cycleOf('UDID-STALL')).toMatchObject({ state: 'stalled', reason: expect.stringContaining('erase-queued') });
+
+    await enroll('UDID-STALL', 'E2', { awaiting: true });
+    expect((await cycleOf('UDID-STALL')).state).toBe('provisioning');
+  });
+
+  it('releases a device that enrolls awaiting configuration outside any cycle (B06)', async () => {
+    await enroll('UDID-FIRST', 'E1', { awaiting: true });
+
+    expect(queuedFor('UDID-FIRST', 'E1').map((command) => command.requestType)).toEqual(['DeviceInformation', 'SecurityInfo', 'DeviceConfigured']);
+    await emit(AwaitConfiguration, { udid: 'UDID-FIRST', enrollmentId: 'E1' }, 'UDID-FIRST');
+    expect(queuedFor('UDID-FIRST', 'E1').filter((command) => command.requestType === 'DeviceConfigured')).toHaveLength(1);
+  });
+
+  it.each([
+    ['a Wi-Fi profile base64-encoded twice (B02)', { wifiProfile: Buffer.from(WIFI.toString('base64')).toString('base64') }, 'base64-encoded twice'],
+    ['a profile without a Wi-Fi payload', { wifiProfile: RESTRICTIONS.toString('base64') }, 'no com.apple.wifi.managed payload'],
+    ['enterprise Wi-Fi without credentials (B03 a)', { wifiProfile: EAP_WITHOUT_CREDENTIALS.toString('base64') }, 'without credentials'],
+    ['bytes that are no profile', { wifiProfile: Buffer.from('hello').toString('base64') }, 'not a readable configuration profile'],
+  ])('refuses a configuration with %s, saying why', async (_name, body, message) => {
+    const answer = await api('PUT', '/rts-configurations/bad', { ...body, plan: {} });
+
+    expect(answer.status).toBe(422);
+    expect(answer.json).toMatchObject({ code: 'CONFIGURATION.INVALID', message: expect.stringContaining(message) });
+  });
+
+  it('shows configurations without their profile bytes', async () => {
+    const listed = await api('GET', '/rts-configurations');
+
+    expect(JSON.stringify(listed.json)).not.toContain(WIFI.toString('base64').slice(0, 40));
+    expect(listed.json.find((entry: { name: string }) => entry.name === 'standard')).toMatchObject({ plan: { profiles: ['Restrictions'] } });
+  });
+
+  function app_timer(): CycleTimerService {
+    return app.get(CycleTimerService);
+  }
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+
+  return port;
+}
+
