@@ -73,6 +73,23 @@ describe('AmqpTransport (RabbitMQ)', () => {
     expect(seen.slice(0, 3)).toEqual(['E1', 'E2', 'E3']);
   });
 
+  it('hands each message of a group to the handler of its routing key', async () => {
+    const bus = await transport();
+    const name = group('routes');
+    const seen: string[] = [];
+    await bus.subscribe(name, [DeviceCheckedOut.routingKey], async (envelope) => {
+      seen.push(`checked-out:${envelope.type}`);
+    });
+    await bus.subscribe(name, ['checkin.device.other.v1'], async (envelope) => {
+      seen.push(`other:${envelope.type}`);
+    });
+    await bus.publish(checkedOut(`U-${run}`, 'E1'));
+    await bus.publish({ ...checkedOut(`U-${run}`, 'E2'), type: 'checkin.device.other.v1' });
+    await until(() => seen.length >= 2);
+
+    expect(seen.sort()).toEqual(['checked-out:checkin.device.checked-out.v1', 'other:checkin.device.other.v1']);
+  });
+
   it('retries a failing delivery through the retry queue, then succeeds', async () => {
     const bus = await transport();
     let attempts = 0;

@@ -11,6 +11,7 @@ import {
   DEFAULT_RETRY_POLICY,
   describeError,
   EventHandler,
+  matchesRoutingKey,
   MessageTransport,
   RemoteRequestError,
   RequestHandler,
@@ -22,11 +23,16 @@ import {
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
 const ATTEMPT_HEADER = 'x-turnaround-attempt';
 
+interface Route {
+  routingKeys: readonly string[];
+  handler: EventHandler | RequestHandler;
+}
+
+/** One queue of one consumer group, read by one consumer that routes by routing key. */
 interface Consumer {
   kind: 'events' | 'requests';
   group: string;
-  routingKeys: readonly string[];
-  handler: EventHandler | RequestHandler;
+  routes: Route[];
 }
 
 interface PendingReply {
@@ -115,17 +121,39 @@ export class AmqpTransport implements MessageTransport {
   }
 
   async subscribe(group: string, routingKeys: readonly string[], handler: EventHandler): Promise<void> {
-    this.consumers.push({ kind: 'events', group, routingKeys, handler });
-    if (this.consumer) {
-      await this.startConsumer(this.consumer, this.consumers[this.consumers.length - 1]!);
-    }
+    await this.addRoute('events', group, { routingKeys, handler });
   }
 
   async serve(group: string, routingKeys: readonly string[], handler: RequestHandler): Promise<void> {
-    this.consumers.push({ kind: 'requests', group, routingKeys, handler });
-    if (this.consumer) {
-      await this.startConsumer(this.consumer, this.consumers[this.consumers.length - 1]!);
+    await this.addRoute('requests', group, { routingKeys, handler });
+  }
+
+  private async addRoute(kind: Consumer['kind'], group: string, route: Route): Promise<void> {
+    const existing = this.consumers.find((entry) => entry.kind === kind && entry.group === group);
+    if (existing) {
+      existing.routes.push(route);
+      if (this.consumer) {
+        await this.bind(this.consumer, existing, route.routingKeys);
+      }
+
+      return;
     }
+    const created: Consumer = { kind, group, routes: [route] };
+    this.consumers.push(created);
+    if (this.consumer) {
+      await this.startConsumer(this.consumer, created);
+    }
+  }
+
+  private async bind(channel: amqp.Channel, entry: Consumer, routingKeys: readonly string[]): Promise<void> {
+    const exchange = entry.kind === 'events' ? this.exchanges.events : this.exchanges.requests;
+    for (const key of routingKeys) {
+      await channel.bindQueue(this.queueName(entry.group, entry.kind), exchange, key);
+    }
+  }
+
+  private routeOf(entry: Consumer, routingKey: string): Route | undefined {
+    return entry.routes.find((route) => route.routingKeys.some((key) => matchesRoutingKey(key, routingKey)));
   }
 
   async request(envelope: Envelope, timeoutMs: number): Promise<unknown> {
@@ -184,11 +212,10 @@ export class AmqpTransport implements MessageTransport {
 
   private async startConsumer(channel: amqp.Channel, entry: Consumer): Promise<void> {
     const queue = this.queueName(entry.group, entry.kind);
+    const keys = entry.routes.flatMap((route) => route.routingKeys);
     if (entry.kind === 'requests') {
       await channel.assertQueue(queue, { durable: false, autoDelete: false });
-      for (const key of entry.routingKeys) {
-        await channel.bindQueue(queue, this.exchanges.requests, key);
-      }
+      await this.bind(channel, entry, keys);
       await channel.consume(queue, (message) => message && this.onRequest(channel, entry, message));
 
       return;
@@ -202,9 +229,7 @@ export class AmqpTransport implements MessageTransport {
       arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
     });
     await channel.bindQueue(deadLetters, this.exchanges.deadLetter, `${entry.group}.#`);
-    for (const key of entry.routingKeys) {
-      await channel.bindQueue(queue, this.exchanges.events, key);
-    }
+    await this.bind(channel, entry, keys);
     await channel.consume(queue, (message) => message && this.onEvent(channel, entry, message));
   }
 
@@ -218,8 +243,16 @@ export class AmqpTransport implements MessageTransport {
       return;
     }
     const attempt = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 1);
+    // A retried message comes back from the retry queue under the queue's name, so the event's
+    // own type, not the delivery's routing key, says which handler it is for.
+    const route = this.routeOf(entry, envelope.type);
+    if (!route) {
+      this.deadLetter(channel, entry, message, `BUS.NO_HANDLER: ${entry.group} has no handler for ${envelope.type}`);
+
+      return;
+    }
     void this.lanes.run(`${entry.group}:${envelope.subject}`, async () => {
-      const outcome = await deliver(entry.handler as EventHandler, envelope, attempt, this.policy);
+      const outcome = await deliver(route.handler as EventHandler, envelope, attempt, this.policy);
       const fields = { group: entry.group, type: envelope.type, messageId: envelope.id, udid: envelope.subject, attempt };
       if (outcome.action === 'ack') {
         channel.ack(message);
@@ -243,7 +276,7 @@ export class AmqpTransport implements MessageTransport {
   }
 
   private deadLetter(channel: amqp.Channel, entry: Consumer, message: amqp.ConsumeMessage, reason: string): void {
-    this.publisher?.publish(this.exchanges.deadLetter, `${entry.group}.${message.fields.routingKey}`, message.content, {
+    this.publisher?.publish(this.exchanges.deadLetter, `${entry.group}.${String(message.properties.type ?? message.fields.routingKey)}`, message.content, {
       ...message.properties,
       persistent: true,
       headers: { ...message.properties.headers, 'x-turnaround-dead-letter-reason': reason, 'x-turnaround-group': entry.group },
@@ -256,7 +289,11 @@ export class AmqpTransport implements MessageTransport {
       let reply: { ok: boolean; value?: unknown; error?: { code: string; message: string } };
       try {
         const envelope = JSON.parse(message.content.toString('utf8')) as Envelope;
-        reply = { ok: true, value: (await (entry.handler as RequestHandler)(envelope)) ?? null };
+        const route = this.routeOf(entry, message.fields.routingKey);
+        if (!route) {
+          throw new Error(`${entry.group} has no handler for ${message.fields.routingKey}`);
+        }
+        reply = { ok: true, value: (await (route.handler as RequestHandler)(envelope)) ?? null };
       } catch (error) {
         reply = { ok: false, error: describeError(error) };
       }
