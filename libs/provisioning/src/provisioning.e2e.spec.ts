@@ -112,7 +112,7 @@ describe('provisioning workflow', () => {
     }, udid);
     if (options.ade !== undefined) {
       const inventory = queuedFor(udid, enrollmentId).find((command) => command.requestType === 'SecurityInfo')!;
-      await emit(CommandAcknowledged, { udid, enrollmentId, commandUuid: inventory.commandUuid, requestType: 'SecurityInfo', facts: { enrolledViaDep: options.ade } }, udid);
+      await emit(CommandAcknowledged, { udid, enrollmentId, commandUuid: inventory.commandUuid, requestType: 'SecurityInfo', facts: { securityInfo: { enrolledViaDep: options.ade } } }, udid);
     }
     if (options.awaiting) {
       await emit(AwaitConfiguration, { udid, enrollmentId }, udid);

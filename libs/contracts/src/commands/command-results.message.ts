@@ -14,11 +14,21 @@ export const CommandDelivered = defineEvent(
   object(commandRef),
 );
 
-/** `facts` is what the commands service could read from the result (inventory, never secrets). */
+/**
+ * What the commands service could read from a result: inventory, never secrets. Each part holds
+ * the protocol library's tolerant extraction (camelCase keys; null where the device sent
+ * something unusable).
+ */
+const resultFacts = object({
+  deviceInformation: optional(facts()),
+  securityInfo: optional(facts()),
+  applications: optional(array(facts())),
+});
+
 export const CommandAcknowledged = defineEvent(
   'CommandAcknowledged',
   'commands.command.acknowledged.v1',
-  object({ ...commandRef, facts: optional(facts()) }),
+  object({ ...commandRef, facts: optional(resultFacts) }),
 );
 
 export const CommandFailed = defineEvent(

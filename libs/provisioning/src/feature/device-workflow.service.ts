@@ -171,13 +171,15 @@ export class DeviceWorkflowService {
 }
 
 /** Copies what the device told us into its record; a fact the device did not report stays. */
-function applyFacts(device: ManagedDeviceEntity, facts: Record<string, unknown>): void {
-  const text = (key: string): string | undefined => (typeof facts[key] === 'string' ? (facts[key] as string) : undefined);
-  const flag = (key: string): boolean | undefined => (typeof facts[key] === 'boolean' ? (facts[key] as boolean) : undefined);
-  device.osVersion = text('osVersion') ?? device.osVersion;
-  device.productName = text('productName') ?? device.productName;
-  device.serialNumber = text('serialNumber') ?? device.serialNumber;
-  device.supervised = flag('isSupervised') ?? device.supervised;
-  device.activationLockEnabled = flag('isActivationLockEnabled') ?? device.activationLockEnabled;
-  device.enrolledViaAde = flag('enrolledViaDep') ?? device.enrolledViaAde;
+function applyFacts(device: ManagedDeviceEntity, facts: NonNullable<DataOf<typeof CommandAcknowledged>['facts']>): void {
+  const information = facts.deviceInformation ?? {};
+  const security = facts.securityInfo ?? {};
+  const text = (part: Record<string, unknown>, key: string): string | undefined => (typeof part[key] === 'string' ? (part[key] as string) : undefined);
+  const flag = (part: Record<string, unknown>, key: string): boolean | undefined => (typeof part[key] === 'boolean' ? (part[key] as boolean) : undefined);
+  device.osVersion = text(information, 'osVersion') ?? device.osVersion;
+  device.productName = text(information, 'productName') ?? device.productName;
+  device.serialNumber = text(information, 'serialNumber') ?? device.serialNumber;
+  device.supervised = flag(information, 'isSupervised') ?? device.supervised;
+  device.activationLockEnabled = flag(information, 'isActivationLockEnabled') ?? device.activationLockEnabled;
+  device.enrolledViaAde = flag(security, 'enrolledViaDep') ?? device.enrolledViaAde;
 }
