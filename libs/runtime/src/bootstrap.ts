@@ -60,6 +60,14 @@ export async function startServices(
 
 /** Runs a process's main function: a clear message and exit code 1 when it cannot start. */
 export function runMain(main: () => Promise<INestApplication>): void {
+  const logger = createLogger('Process');
+  // A promise nobody awaited failed: log it loudly, keep serving (the request that caused it has
+  // already been answered or has failed on its own).
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception; stopping');
+    process.exit(1);
+  });
   main().catch((error: unknown) => {
     createLogger('Bootstrap').fatal({ err: error }, 'could not start');
     process.exitCode = 1;
