@@ -1,5 +1,4 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -11,6 +10,7 @@ import { InProcessTransport } from '@turnaround/messaging';
 import { loadConfig, setLogLevel } from '@turnaround/platform';
 import { decodePlist, encodePlistXml, PlistDict, readEnrollmentProfile } from '@turnaround/protocol';
 import { startServices } from '@turnaround/runtime';
+import { freeLoopbackPort } from '@turnaround/testing';
 
 import { CheckinModule } from './checkin.module.js';
 
@@ -37,7 +37,7 @@ describe('check-in service over HTTP', () => {
   beforeAll(async () => {
     setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
     dir = mkdtempSync(join(tmpdir(), 'turnaround-checkin-'));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     publicUrl = `http://127.0.0.1:${port}`;
     const config = loadConfig({ TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_REQUEST_TIMEOUT_MS: '300', TURNAROUND_MAX_BODY_BYTES: '65536' });
     await transport.subscribe('observer', ['checkin.#'], async (envelope) => {
@@ -235,13 +235,4 @@ describe('check-in service over HTTP', () => {
 /** Authenticate before TokenUpdate before the rest, as a device sends them. */
 function order(file: string): number {
   return ['authenticate', 'tokenupdate', 'declarativemanagement', 'userauthenticate', 'checkout'].findIndex((prefix) => file.startsWith(prefix));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-
-  return port;
 }

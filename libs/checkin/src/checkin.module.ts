@@ -1,5 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
@@ -20,8 +19,7 @@ export class CheckinModule {
     return {
       module: CheckinModule,
       imports: [
-        persistenceFor('checkin', config, CHECKIN_ENTITIES),
-        TypeOrmModule.forFeature(CHECKIN_ENTITIES, 'checkin'),
+        ...persistenceFor('checkin', config, CHECKIN_ENTITIES),
         MessagingModule.forService('checkin', transport),
       ],
       controllers: [CheckinRoutesController, CheckinRequestsConsumer],

@@ -1,5 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
@@ -25,8 +24,7 @@ export class CommandsModule {
     return {
       module: CommandsModule,
       imports: [
-        persistenceFor('commands', config, COMMANDS_ENTITIES),
-        TypeOrmModule.forFeature(COMMANDS_ENTITIES, 'commands'),
+        ...persistenceFor('commands', config, COMMANDS_ENTITIES),
         MessagingModule.forService('commands', transport),
       ],
       controllers: [CommandSessionController, QueueEventsConsumer],

@@ -1,5 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
@@ -19,8 +18,7 @@ export class EscrowModule {
     return {
       module: EscrowModule,
       imports: [
-        persistenceFor('escrow', config, ESCROW_ENTITIES),
-        TypeOrmModule.forFeature(ESCROW_ENTITIES, 'escrow'),
+        ...persistenceFor('escrow', config, ESCROW_ENTITIES),
         MessagingModule.forService('escrow', transport),
       ],
       controllers: [EscrowConsumer],

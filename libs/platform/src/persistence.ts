@@ -48,13 +48,16 @@ export function dataSourceOptions(
   };
 }
 
-/** The named TypeORM connection of one service. Repositories inject with the service's name. */
+/**
+ * The named TypeORM connection of one service and its entities' repositories. Repositories inject
+ * with the service's name.
+ */
 export function persistenceFor(
   service: ServiceName,
   config: TurnaroundConfig,
   entities: EntityClass[],
-): DynamicModule {
-  return TypeOrmModule.forRootAsync({
+): DynamicModule[] {
+  const connection = TypeOrmModule.forRootAsync({
     name: service,
     useFactory: async () => {
       if (config.databaseUrl) {
@@ -64,6 +67,8 @@ export function persistenceFor(
       return dataSourceOptions(service, config, entities);
     },
   });
+
+  return [connection, TypeOrmModule.forFeature(entities, service)];
 }
 
 async function ensureSchema(url: string, schema: string): Promise<void> {

@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -22,6 +21,7 @@ import { InProcessTransport } from '@turnaround/messaging';
 import { loadConfig, setLogLevel } from '@turnaround/platform';
 import { buildEnrollmentProfile, decodePlist, PlistDict } from '@turnaround/protocol';
 import { startServices } from '@turnaround/runtime';
+import { freeLoopbackPort } from '@turnaround/testing';
 
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
@@ -52,7 +52,7 @@ describe('provisioning workflow', () => {
   beforeAll(async () => {
     setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
     dir = mkdtempSync(join(tmpdir(), 'turnaround-provisioning-'));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     url = `http://127.0.0.1:${port}`;
     const config = loadConfig({ TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_RELEASE_TIMEOUT_SECONDS: '1', TURNAROUND_PHASE_DEADLINE_SECONDS: '2' });
     apiKey = config.apiKey;
@@ -302,13 +302,3 @@ describe('provisioning workflow', () => {
     return app.get(CycleTimerService);
   }
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-
-  return port;
-}
-

@@ -1,5 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
@@ -24,8 +23,7 @@ export class ProvisioningModule {
     return {
       module: ProvisioningModule,
       imports: [
-        persistenceFor('provisioning', config, PROVISIONING_ENTITIES),
-        TypeOrmModule.forFeature(PROVISIONING_ENTITIES, 'provisioning'),
+        ...persistenceFor('provisioning', config, PROVISIONING_ENTITIES),
         MessagingModule.forService('provisioning', transport),
       ],
       controllers: [AdminController, WorkflowConsumer],

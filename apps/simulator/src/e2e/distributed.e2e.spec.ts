@@ -5,7 +5,9 @@ import pg from 'pg';
 
 import { runSimulation, silentLog } from '@turnaround/simulator';
 
-import { freePortRange, freePorts, ServiceProcess } from './service-process.js';
+import { freeLoopbackPort, freeLoopbackPortRange } from '@turnaround/testing';
+
+import { ServiceProcess } from './service-process.js';
 
 // Distributed mode end to end: four service processes on this machine's RabbitMQ and
 // PostgreSQL (CI starts both), a database and a bus namespace of this run only, removed after.
@@ -19,11 +21,11 @@ describe('the distributed services on RabbitMQ and PostgreSQL, end to end', () =
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    const base = await freePortRange(4);
+    const port = await freeLoopbackPort();
+    const base = await freeLoopbackPortRange(4);
     const url = new URL(postgres);
     url.pathname = `/${database}`;
-    service = new ServiceProcess('launcher', port!, {
+    service = new ServiceProcess('launcher', port, {
       DATABASE_URL: url.toString(),
       AMQP_URL: rabbit,
       TURNAROUND_BUS_NAMESPACE: namespace,

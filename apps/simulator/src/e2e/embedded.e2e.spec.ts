@@ -1,14 +1,16 @@
 import { runSimulation, silentLog } from '@turnaround/simulator';
 
-import { freePorts, ServiceProcess } from './service-process.js';
+import { freeLoopbackPort } from '@turnaround/testing';
+
+import { ServiceProcess } from './service-process.js';
 
 // The README's main job: `npm start` (the built embedded default) and the simulator against it.
 describe('the embedded default, end to end', () => {
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    const [port] = await freePorts(1);
-    service = new ServiceProcess('embedded', port!);
+    const port = await freeLoopbackPort();
+    service = new ServiceProcess('embedded', port);
     await service.start();
   }, 90_000);
 

@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -80,44 +79,4 @@ export class ServiceProcess {
     }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
-}
-
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = createServer();
-      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-
-      return server;
-    }),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
-
-  return ports;
-}
-
-/** A run of `count` consecutive free ports (the launcher puts its four services on one). */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const servers: ReturnType<typeof createServer>[] = [];
-    try {
-      for (let offset = 0; offset < count; offset += 1) {
-        const server = createServer();
-        await new Promise<void>((done, fail) => {
-          server.once('error', fail);
-          server.listen(base + offset, '127.0.0.1', done);
-        });
-        servers.push(server);
-      }
-
-      return base;
-    } catch {
-      // taken: try another base
-    } finally {
-      await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
-    }
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
 }

@@ -1,3 +1,5 @@
+import { isPlistDict } from '@turnaround/protocol';
+
 /** One element of a report's ErrorChain, as the CommandFailed event carries it. */
 export interface ReportedError {
   code?: number;
@@ -16,7 +18,7 @@ export function errorsFromChain(chain: unknown): ReportedError[] {
     return [];
   }
 
-  return chain.filter(isRecord).map((entry) => {
+  return chain.filter(isPlistDict).map((entry) => {
     const code = integerOf(entry.ErrorCode ?? entry.code);
     const domain = entry.ErrorDomain ?? entry.domain;
     const description =
@@ -38,7 +40,7 @@ export function errorsFromChain(chain: unknown): ReportedError[] {
 export function toJsonFacts(value: unknown): Record<string, unknown> | undefined {
   const converted = toJson(value, 0);
 
-  return isRecord(converted) ? converted : undefined;
+  return isPlistDict(converted) ? converted : undefined;
 }
 
 function toJson(value: unknown, depth: number): unknown {
@@ -60,7 +62,7 @@ function toJson(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) {
     return value.map((item) => toJson(item, depth + 1)).filter((item) => item !== undefined);
   }
-  if (isRecord(value)) {
+  if (isPlistDict(value)) {
     const output: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       const converted = toJson(item, depth + 1);
@@ -84,14 +86,4 @@ function integerOf(value: unknown): number | undefined {
   }
 
   return undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    !(value instanceof Date) &&
-    !(value instanceof Uint8Array)
-  );
 }
