@@ -175,6 +175,7 @@ describe('provisioning workflow', () => {
       'requested', 'erase-queued', 'erase-acknowledged', 'provisioning', 'configured', 'returned-to-service',
     ]);
     expect(published.filter((event) => event.correlationId === cycleId && event.type.startsWith('provisioning.rts-cycle.')).map((event) => event.type)).toEqual([
+      'provisioning.rts-cycle.requested.v1',
       'provisioning.rts-cycle.erase-queued.v1',
       'provisioning.rts-cycle.erase-acknowledged.v1',
       'provisioning.rts-cycle.provisioning.v1',

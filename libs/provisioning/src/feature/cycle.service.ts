@@ -63,6 +63,11 @@ export class CycleService {
     return true;
   }
 
+  /** Announces a cycle that was just created in `requested`. */
+  async announceRequested(cycle: RtsCycleEntity): Promise<void> {
+    await this.announce(cycle, undefined, undefined, cycle.requestedAt);
+  }
+
   /** Queues commands for an enrollment; `front` puts them before anything already queued. */
   async enqueue(udid: string, enrollmentId: string, commands: QueuedCommand[], correlationId?: string, placement: 'back' | 'front' = 'back'): Promise<void> {
     if (commands.length === 0) {
@@ -169,7 +174,7 @@ export class CycleService {
     }
   }
 
-  private async announce(cycle: RtsCycleEntity, from: CycleState, reason: string | undefined, at: Date, causationId?: string): Promise<void> {
+  private async announce(cycle: RtsCycleEntity, from: CycleState | undefined, reason: string | undefined, at: Date, causationId?: string): Promise<void> {
     const fields = { udid: cycle.udid, cycleId: cycle.id, from, to: cycle.state, reason };
     if (cycle.state === 'failed' || cycle.state === 'stalled') {
       this.logger.warn(fields, 'cycle transition');
@@ -185,7 +190,7 @@ export class CycleService {
         configuration: cycle.configurationName,
         trigger: cycle.trigger,
         state: cycle.state,
-        previousState: from,
+        ...(from ? { previousState: from } : {}),
         ...(reason ? { reason } : {}),
         at: at.toISOString(),
       },

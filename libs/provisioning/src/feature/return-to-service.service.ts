@@ -101,6 +101,7 @@ export class ReturnToServiceService {
       updatedAt: now,
     });
     await this.repository.startCycle(cycle);
+    await this.cycles.announceRequested(cycle);
     await this.cycles.apply(cycle, { type: 'erase-queued' });
     await this.cycles.enqueue(udid, cycle.enrollmentId, [erase], cycle.id);
     this.logger.info(
