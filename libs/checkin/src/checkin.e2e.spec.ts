@@ -219,6 +219,20 @@ describe('check-in service over HTTP', () => {
     expect((await send(await identity(), Buffer.alloc(70_000, 0x20))).status).toBe(413);
   });
 
+  it('accepts every real declarative status report, and refuses one that is not JSON', async () => {
+    const udid = 'UDID-DDM-STATUS';
+    const device = await enroll(udid);
+    const folder = resolve(FIXTURES, '../ddm');
+    for (const file of readdirSync(folder)) {
+      const status = checkIn({ MessageType: 'DeclarativeManagement', UDID: udid, Endpoint: 'status', Data: readFileSync(join(folder, file)) });
+      const answer = await send(device, status);
+
+      expect([file, answer.status, answer.body.length]).toEqual([file, 200, 0]);
+    }
+    const garbage = checkIn({ MessageType: 'DeclarativeManagement', UDID: udid, Endpoint: 'status', Data: Buffer.from('{not json') });
+    expect((await send(device, garbage)).status).toBe(400);
+  });
+
   it('answers DeclarativeManagement with empty declarations and 404 for unknown ones', async () => {
     const udid = 'UDID-DDM';
     const device = await enroll(udid);

@@ -15,7 +15,7 @@ export function deviceErrorStatus(error: unknown): { status: number; code: strin
   if (code === 'IDENTITY.MATERIAL_INVALID') {
     return { status: 500, code };
   }
-  if (/^(PLIST|CHECKIN|CHANNEL|REPORT|COMMAND|PROFILE|IDENTITY|ENROLLMENT|DEVICE)\./.test(code)) {
+  if (/^(PLIST|CHECKIN|CHANNEL|REPORT|COMMAND|PROFILE|DDM|MACHINE_INFO|IDENTITY|ENROLLMENT|DEVICE)\./.test(code)) {
     return { status: 400, code };
   }
   if (code === 'BUS.REQUEST_TIMEOUT' || code === 'BUS.NO_RESPONDER' || code.startsWith('DEPENDENCY.')) {

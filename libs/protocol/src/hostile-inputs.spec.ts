@@ -1,5 +1,6 @@
 import { parseCheckIn } from './checkin.js';
 import { parseCommand } from './commands.js';
+import { readMachineInfo } from './machine-info.js';
 import { decodePlist } from './plist-codec.js';
 import { parseProfile } from './profiles.js';
 import { ProtocolError, type ProtocolErrorCode } from './protocol.errors.js';
@@ -8,7 +9,14 @@ import { asciiObject, assembleBplist } from './testing/bplist-assembler.js';
 import { expectProtocolError } from './testing/expect-error.js';
 import { xmlPlist } from './testing/xml.js';
 
-const parsers = { decodePlist, parseCheckIn, parseReport, parseCommand, parseProfile };
+const parsers = {
+  decodePlist,
+  parseCheckIn,
+  parseReport,
+  parseCommand,
+  parseProfile,
+  readMachineInfo,
+};
 
 describe('hostile XML', () => {
   it('refuses a DOCTYPE internal subset and never expands its entities (billion laughs)', () => {
@@ -168,6 +176,7 @@ describe('hostile bodies for every parser', () => {
     expectProtocolError(() => parseReport(array), 'REPORT.MALFORMED');
     expectProtocolError(() => parseCommand(array), 'COMMAND.MALFORMED');
     expectProtocolError(() => parseProfile(array), 'PROFILE.MALFORMED');
+    expectProtocolError(() => readMachineInfo(array), 'MACHINE_INFO.MALFORMED');
   });
 
   it('rejects a non-bytes argument with a coded error, not a TypeError', () => {

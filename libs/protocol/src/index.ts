@@ -6,12 +6,16 @@
  * - Command builders and the command envelope.
  * - Configuration profiles: parsing (XML, binary, CMS-signed), Wi-Fi inspection, enrollment
  *   profiles.
+ * - Automated Device Enrollment: Device Assignment service JSON and the device's MachineInfo.
+ * - Declarative management status reports.
  *
  * Naming: typed fields are camelCase renderings of Apple's key names with acronyms in lower case
  * (`UDID` → `udid`, `EnrollmentID` → `enrollmentId`, `OSVersion` → `osVersion`), except where the
  * field name was fixed by the API brief (`payloadUUID`, `iTunesStoreID`, `manifestURL`). Every
  * parsed message also keeps the decoded dictionary under Apple's names (`raw` / `payload`), and
- * builders return dictionaries keyed by Apple's names.
+ * builders return dictionaries keyed by Apple's names. JSON readers do the same with Apple's
+ * snake_case and kebab-case keys (`configuration_web_url` → `configurationWebUrl`,
+ * `server-token` → `serverToken`).
  *
  * Errors: every function throws {@link ProtocolError} (or its subclass {@link PlistError}) with a
  * stable `code` from {@link PROTOCOL_ERROR_CODES}; nothing else is thrown for bad input.
@@ -127,3 +131,33 @@ export {
   type EnrollmentProfileSettings,
   type ServerCapability,
 } from './enrollment-profile.js';
+export {
+  ADE_PROFILE_STATUSES,
+  readAdeAccount,
+  readAdeDeviceDetails,
+  readAdeDeviceList,
+  readAdeProfile,
+  readAdeProfileAssignment,
+  type AdeAccount,
+  type AdeAccountUrl,
+  type AdeDevice,
+  type AdeDeviceDetail,
+  type AdeDeviceDetails,
+  type AdeDeviceList,
+  type AdeProfile,
+  type AdeProfileAssignment,
+} from './ade.js';
+export { readMachineInfo, type MachineInfo } from './machine-info.js';
+export {
+  DECLARATION_KINDS,
+  readDeclarativeStatusReport,
+  type DeclarationKind,
+  type DeclarationKindSummary,
+  type DeclarationStatus,
+  type DeclarationsSummary,
+  type DeclarativeClientCapabilities,
+  type DeclarativeStatusError,
+  type DeclarativeStatusReason,
+  type DeclarativeStatusReport,
+} from './ddm-status.js';
+export type { JsonObject, JsonValue } from './json-access.js';

@@ -4,6 +4,8 @@
  * HTTP mapping (done by the transports, not here): `PLIST.TOO_LARGE` is 413; every other code that
  * comes from reading a device's body is 400. `*.INVALID_ARGUMENT` and `PLIST.UNENCODABLE` are our
  * own programming or configuration mistakes (500 if they ever reach a device-facing handler).
+ * `ADE.MALFORMED` is about Apple's Device Assignment service answers (or our own ADE profile
+ * definitions), never a device's body: a failed call to Apple, not a 400.
  */
 export const PLIST_ERROR_CODES = [
   'PLIST.TOO_LARGE',
@@ -31,6 +33,9 @@ export const PROTOCOL_ERROR_CODES = [
   'PROFILE.MISSING_PAYLOAD',
   'PROFILE.UNSUPPORTED_IDENTITY',
   'PROFILE.INVALID_ARGUMENT',
+  'ADE.MALFORMED',
+  'MACHINE_INFO.MALFORMED',
+  'DDM.MALFORMED',
 ] as const;
 
 export type PlistErrorCode = (typeof PLIST_ERROR_CODES)[number];

@@ -292,6 +292,26 @@ describe('provisioning workflow', () => {
     expect(answer.json).toMatchObject({ code: 'CONFIGURATION.INVALID', message: expect.stringContaining(message) });
   });
 
+  it.each([
+    ['profile-define-nanodep-example.json', '(Optional) sso.example.com/?redirect=enroll'],
+    ['profile-fetch-response-2018.json', undefined],
+    ['profile-fetch-response-is_return_to_service.json', undefined],
+    ['profile-define-request-is_return_to_service.json', undefined],
+  ])('reads the ADE assignment from Apple\'s profile JSON %s', async (file, webUrl) => {
+    const ade = JSON.parse(readFileSync(resolve(process.cwd(), '../shared/fixtures/real/ade', file), 'utf8'));
+    const saved = await api('PUT', '/rts-configurations/from-ade', { wifiProfile: WIFI.toString('base64'), ade });
+
+    expect(saved.status).toBe(200);
+    expect(saved.json.ade).toEqual(webUrl ? { configurationWebUrl: webUrl } : {});
+  });
+
+  it('refuses an ADE profile with a mistyped key, naming it', async () => {
+    const answer = await api('PUT', '/rts-configurations/bad-ade', { ade: { profile_name: 'x', configuration_web_url: 5 } });
+
+    expect(answer.status).toBe(422);
+    expect(answer.json.message).toContain('configuration_web_url');
+  });
+
   it('shows configurations without their profile bytes', async () => {
     const listed = await api('GET', '/rts-configurations');
 

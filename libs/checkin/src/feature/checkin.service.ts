@@ -17,6 +17,7 @@ import {
   DeclarativeManagementMessage,
   encodePlistXml,
   GetBootstrapTokenMessage,
+  readDeclarativeStatusReport,
   SetBootstrapTokenMessage,
   TokenUpdateMessage,
 } from '@turnaround/protocol';
@@ -208,7 +209,9 @@ export class CheckinService {
       return json({ Declarations: { Activations: [], Assets: [], Configurations: [], Management: [] }, DeclarationsToken: token });
     }
     if (message.endpoint === 'status') {
-      this.logger.debug({ udid, bytes: message.data?.length ?? 0 }, 'declarative status report');
+      const report = readDeclarativeStatusReport(message.data ?? new Uint8Array());
+      const level = report.errors.length > 0 ? 'warn' : 'debug';
+      this.logger[level]({ udid, errors: report.errors.map((error) => error.path) }, 'declarative status report');
 
       return OK;
     }

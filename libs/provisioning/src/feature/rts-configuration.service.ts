@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 
 import { createLogger } from '@turnaround/platform';
-import { inspectWifiPayloads, parseProfile } from '@turnaround/protocol';
+import { inspectWifiPayloads, parseProfile, readAdeProfile } from '@turnaround/protocol';
 
 import { AdeAssignment } from '../domain/mdm-profile-rule.js';
 import { readPlan, ProvisioningPlan } from '../domain/plan.js';
@@ -126,13 +126,25 @@ function checkWifiProfile(bytes: Buffer): void {
   }
 }
 
+/**
+ * The ADE assignment of the configuration's devices: either Apple's own profile JSON (as the
+ * Device Assignment service returns or takes it), or just the two facts that matter here.
+ * `urlRequiresAuthentication` is ours: Apple's profile cannot say that its url asks for a login.
+ */
 function readAde(value: unknown): AdeAssignment {
-  if (typeof value !== 'object' || value === null) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ProvisioningError('CONFIGURATION.INVALID', 'ade must be an object');
   }
   const ade = value as Record<string, unknown>;
   const result: AdeAssignment = {};
-  const webUrl = ade.configuration_web_url ?? ade.configurationWebUrl;
+  let webUrl: unknown = ade.configuration_web_url ?? ade.configurationWebUrl;
+  if ('profile_name' in ade) {
+    try {
+      webUrl = readAdeProfile(ade).configurationWebUrl;
+    } catch (error) {
+      throw new ProvisioningError('CONFIGURATION.INVALID', `ade is not a readable ADE profile: ${(error as Error).message}`);
+    }
+  }
   if (webUrl !== undefined && webUrl !== null && webUrl !== '') {
     if (typeof webUrl !== 'string') {
       throw new ProvisioningError('CONFIGURATION.INVALID', 'ade.configuration_web_url must be a URL');
