@@ -99,7 +99,13 @@ describe('queue rules', () => {
 
       expect(isEligible(erase, 'S1')).toBe(false);
       expect(isEligible(erase, 'S2')).toBe(false);
-      expect(isEligible({ ...erase, state: 'not-now', notNowSessionId: 'S1' }, 'S2')).toBe(false);
+    });
+
+    it('offers an EraseDevice the device answered NotNow again in a later session, not the same one', () => {
+      const refused = entry({ requestType: 'EraseDevice', state: 'not-now', deliveries: 1, notNowSessionId: 'S1' });
+
+      expect(isEligible(refused, 'S1')).toBe(false);
+      expect(isEligible(refused, 'S2')).toBe(true);
     });
 
     it('hands out an EraseDevice that never went out', () => {

@@ -25,7 +25,8 @@ export interface QueueEntry {
 export type Placement = 'back' | 'front';
 
 // Apple: the device answers an EraseDevice once and never retries, and once it erases no result
-// comes for that enrollment. Handing it out again is how erase loops start (B05).
+// comes for that enrollment. Handing it out again is how erase loops start (B05). An erase the
+// device answered NotNow did not run, so it waits for a later session like any other command.
 const DELIVERED_ONCE_ONLY: ReadonlySet<string> = new Set(['EraseDevice']);
 
 export function isPending(entry: Pick<QueueEntry, 'state'>): boolean {
@@ -35,7 +36,7 @@ export function isPending(entry: Pick<QueueEntry, 'state'>): boolean {
 /**
  * May this command be handed out in this session? It must be pending; not answered NotNow in this
  * same session (B15: otherwise two NotNow'd commands swap places forever); and not an erase that
- * already went out.
+ * already went out, unless the device said NotNow to it.
  */
 export function isEligible(entry: QueueEntry, sessionId: string): boolean {
   if (!isPending(entry)) {
@@ -45,7 +46,7 @@ export function isEligible(entry: QueueEntry, sessionId: string): boolean {
     return false;
   }
 
-  return !(DELIVERED_ONCE_ONLY.has(entry.requestType) && entry.deliveries > 0);
+  return !(DELIVERED_ONCE_ONLY.has(entry.requestType) && entry.deliveries > 0 && entry.state !== 'not-now');
 }
 
 /** Queue order: sequence, then CommandUUID so that equal sequences still order the same way. */
