@@ -74,6 +74,10 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
   }
   const escrowKey = secret(env, 'TURNAROUND_ESCROW_KEY', resolve(dataDir, 'escrow.key'), 32, problems);
   const apiKey = env.TURNAROUND_API_KEY ?? secretFile(resolve(dataDir, 'api-key'), () => randomBytes(24).toString('base64url'));
+  // An empty or short key would let anyone drive the admin API; refuse to start instead.
+  if (apiKey.length < 16) {
+    problems.push('TURNAROUND_API_KEY must be at least 16 characters (unset it to have one generated)');
+  }
   const config: TurnaroundConfig = {
     dataDir,
     databaseUrl,
@@ -134,7 +138,7 @@ function secretFile(file: string, generate: () => string): string {
   if (existsSync(file)) {
     return readFileSync(file, 'utf8').trim();
   }
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const value = generate();
   try {
     writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });

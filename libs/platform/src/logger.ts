@@ -22,12 +22,28 @@ const SECRET_FIELDS = [
 
 let root: PinoLogger | undefined;
 
+/**
+ * Errors as log fields, without what a failed database query carries along: its parameters and
+ * query text hold whatever the statement wrote (push tokens, profiles).
+ */
+export function serializeError(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  if (serialized && typeof serialized === 'object') {
+    for (const key of ['parameters', 'query', 'driverError']) {
+      delete serialized[key];
+    }
+  }
+
+  return serialized;
+}
+
 export function rootLogger(): PinoLogger {
   root ??= pino({
     level: 'info',
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    serializers: { err: serializeError },
     redact: {
       paths: SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
       censor: '[redacted]',

@@ -33,7 +33,8 @@ export function dataSourceOptions(
       extra: { max: 10 },
     };
   }
-  mkdirSync(config.dataDir, { recursive: true });
+  // The databases hold push details and Wi-Fi profiles: readable by the service's user only.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   return {
     type: 'better-sqlite3',

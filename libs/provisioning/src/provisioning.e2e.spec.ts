@@ -98,7 +98,7 @@ describe('provisioning workflow', () => {
     await transport.idle();
   }
 
-  async function enroll(udid: string, enrollmentId: string, options: { awaiting?: boolean; userEnrollment?: boolean; ade?: boolean } = {}): Promise<void> {
+  async function enroll(udid: string, enrollmentId: string, options: { awaiting?: boolean; userEnrollment?: boolean; ade?: boolean; platform?: 'ios' | 'watchos'; osVersion?: string } = {}): Promise<void> {
     await emit(DeviceEnrolled, {
       udid,
       enrollmentId,
@@ -106,9 +106,9 @@ describe('provisioning workflow', () => {
       awaitingConfiguration: options.awaiting ?? false,
       userEnrollment: options.userEnrollment ?? false,
       certificateFingerprint: `fp-${enrollmentId}`,
-      platform: 'ios',
-      productName: 'iPhone17,1',
-      osVersion: '26.1',
+      platform: options.platform ?? 'ios',
+      productName: options.platform === 'watchos' ? 'Watch7,1' : 'iPhone17,1',
+      osVersion: options.osVersion ?? '26.1',
     }, udid);
     if (options.ade !== undefined) {
       const inventory = queuedFor(udid, enrollmentId).find((command) => command.requestType === 'SecurityInfo')!;
@@ -310,6 +310,28 @@ describe('provisioning workflow', () => {
 
     expect(answer.status).toBe(422);
     expect(answer.json.message).toContain('configuration_web_url');
+  });
+
+  it('refuses RTS where Apple has none, or where the OS is too old, and ignores an unreadable version', async () => {
+    await enroll('UDID-WATCH', 'E1', { platform: 'watchos' });
+    await enroll('UDID-OLD', 'E1', { osVersion: '16.7.10' });
+    await enroll('UDID-ODD', 'E1', { osVersion: 'banana', ade: true });
+    const answer = await api('POST', '/return-to-service', { devices: ['UDID-WATCH', 'UDID-OLD', 'UDID-ODD'], configuration: 'standard' });
+
+    expect(answer.json.results.map((result: { error?: { code: string } }) => result.error?.code)).toEqual(['DEVICE.RTS_UNSUPPORTED', 'DEVICE.OS_TOO_OLD', undefined]);
+  });
+
+  it('refuses a body that is not a JSON object instead of saving an empty configuration', async () => {
+    const before = await api('GET', '/rts-configurations/standard');
+    const response = await fetch(`${url}/api/v1/rts-configurations/standard`, { method: 'PUT', headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'text/plain' }, body: 'x' });
+
+    expect(response.status).toBe(400);
+    expect((await api('PUT', '/rts-configurations/standard', [1, 2])).status).toBe(400);
+    expect((await api('GET', '/rts-configurations/standard')).json).toEqual(before.json);
+  });
+
+  it.each(['trail ', ' lead', '', 'a/b'])('refuses the configuration name %j', async (name) => {
+    expect((await api('POST', '/rts-configurations', { name })).json.code).toBe('CONFIGURATION.INVALID');
   });
 
   it('shows configurations without their profile bytes', async () => {

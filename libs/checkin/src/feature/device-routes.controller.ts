@@ -56,7 +56,13 @@ export class CheckinRoutesController {
 
   @Post('enroll')
   async enrollmentProfileForMachineInfo(@Req() request: Request, @Res() response: Response): Promise<void> {
-    await readRawBody(request, this.settings.maxBodyBytes).catch(() => undefined);
+    try {
+      await readRawBody(request, this.settings.maxBodyBytes);
+    } catch (error) {
+      answerDeviceError(response, request, this.logger, error);
+
+      return;
+    }
     await this.enrollmentProfile(request, response);
   }
 }

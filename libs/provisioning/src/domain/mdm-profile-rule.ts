@@ -52,3 +52,11 @@ export const RTS_MINIMUM_OS: Record<string, string | undefined> = {
   tvos: '18.0',
   visionos: '26.0',
 };
+
+/** Apple's schema: no ReturnToService on macOS or watchOS. */
+export const RTS_UNSUPPORTED_PLATFORMS: ReadonlySet<string> = new Set(['macos', 'watchos']);
+
+/** A dotted numeric OS version ("17.4", "26.0.1"); anything else cannot be compared. */
+export function isComparableVersion(version: string): boolean {
+  return /^\d+(\.\d+){0,3}$/.test(version);
+}

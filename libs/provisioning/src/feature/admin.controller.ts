@@ -9,6 +9,18 @@ import type { TriggerResult } from './return-to-service.service.js';
 import { RtsConfigurationService } from './rts-configuration.service.js';
 import type { RtsConfigurationInput, RtsConfigurationView } from './rts-configuration.service.js';
 
+/**
+ * A request body must be a JSON object: an absent or non-JSON body (express leaves it undefined)
+ * must never read as "everything empty" and wipe a configuration.
+ */
+function jsonObject(body: unknown): RtsConfigurationInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ProvisioningError('REQUEST.INVALID', 'the body must be a JSON object sent with Content-Type: application/json');
+  }
+
+  return body as RtsConfigurationInput;
+}
+
 /** The operators' API: RTS configurations, devices, cycles. */
 @Controller('api/v1')
 @UseGuards(AdminApiGuard)
@@ -26,13 +38,13 @@ export class AdminController {
   }
 
   @Put('rts-configurations/:name')
-  async saveConfiguration(@Param('name') name: string, @Body() body: RtsConfigurationInput): Promise<RtsConfigurationView> {
-    return this.configurations.save({ ...(body ?? {}), name });
+  async saveConfiguration(@Param('name') name: string, @Body() body: unknown): Promise<RtsConfigurationView> {
+    return this.configurations.save({ ...jsonObject(body), name });
   }
 
   @Post('rts-configurations')
-  async createConfiguration(@Body() body: RtsConfigurationInput): Promise<RtsConfigurationView> {
-    return this.configurations.save(body ?? {});
+  async createConfiguration(@Body() body: unknown): Promise<RtsConfigurationView> {
+    return this.configurations.save(jsonObject(body));
   }
 
   @Get('rts-configurations/:name')
@@ -63,8 +75,9 @@ export class AdminController {
   /** Starts Return to Service for one or many devices; answers 202 with one result per device. */
   @Post('return-to-service')
   @HttpCode(202)
-  async trigger(@Body() body: { devices?: unknown; configuration?: unknown }): Promise<{ results: TriggerResult[] }> {
-    const devices = body?.devices;
+  async trigger(@Body() raw: unknown): Promise<{ results: TriggerResult[] }> {
+    const body = jsonObject(raw) as { devices?: unknown; configuration?: unknown };
+    const devices = body.devices;
     if (!Array.isArray(devices) || devices.length === 0 || devices.length > 10_000 || !devices.every((udid) => typeof udid === 'string' && udid.length > 0)) {
       throw new ProvisioningError('REQUEST.INVALID', 'devices must be a non-empty list of UDIDs (at most 10,000)');
     }

@@ -7,7 +7,14 @@ import { MessageBus } from '@turnaround/messaging';
 import { createLogger } from '@turnaround/platform';
 import { buildEraseDevice } from '@turnaround/protocol';
 
-import { AdeAssignment, compareVersions, mdmProfileNeed, RTS_MINIMUM_OS } from '../domain/mdm-profile-rule.js';
+import {
+  AdeAssignment,
+  compareVersions,
+  isComparableVersion,
+  mdmProfileNeed,
+  RTS_MINIMUM_OS,
+  RTS_UNSUPPORTED_PLATFORMS,
+} from '../domain/mdm-profile-rule.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
 import {
   ActiveCycleExistsError,
@@ -16,9 +23,12 @@ import {
   RtsConfigurationEntity,
   RtsCycleEntity,
 } from '../data-access/provisioning.repository.js';
+import { isTerminal } from '../domain/rts-cycle.js';
 import { CycleService, queued } from './cycle.service.js';
 import { PROVISIONING_SETTINGS } from './provisioning.settings.js';
 import type { ProvisioningSettings } from './provisioning.settings.js';
+
+const TRIGGER_CONCURRENCY = 8;
 
 export interface TriggerResult {
   udid: string;
@@ -44,25 +54,35 @@ export class ReturnToServiceService {
     if (!configuration) {
       throw new ProvisioningError('CONFIGURATION.NOT_FOUND', `no RTS configuration named ${configurationName}`);
     }
-    const results: TriggerResult[] = [];
-    for (const udid of udids) {
-      try {
-        results.push({ udid, cycleId: await this.start(udid, configuration) });
-      } catch (error) {
-        const code = (error as { code?: string }).code ?? 'INTERNAL';
-        if (!(error instanceof ProvisioningError || error instanceof ActiveCycleExistsError)) {
-          this.logger.error({ udid, err: error }, 'return to service could not start');
-        }
-        results.push({ udid, error: { code, message: (error as Error).message } });
+    const results: TriggerResult[] = new Array(udids.length);
+    let next = 0;
+    // A few devices at a time: issuing identities and queueing erases overlap, and one device's
+    // slow step does not hold the rest.
+    const worker = async (): Promise<void> => {
+      for (let index = next++; index < udids.length; index = next++) {
+        results[index] = await this.startOne(udids[index]!, configuration);
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(TRIGGER_CONCURRENCY, udids.length) }, worker));
 
     return results;
   }
 
+  private async startOne(udid: string, configuration: RtsConfigurationEntity): Promise<TriggerResult> {
+    try {
+      return { udid, cycleId: await this.start(udid, configuration) };
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'INTERNAL';
+      if (!(error instanceof ProvisioningError || error instanceof ActiveCycleExistsError)) {
+        this.logger.error({ udid, err: error }, 'return to service could not start');
+      }
+
+      return { udid, error: { code, message: (error as Error).message } };
+    }
+  }
+
   private async start(udid: string, configuration: RtsConfigurationEntity): Promise<string> {
-    const device = await this.repository.findDevice(udid);
-    this.checkEligible(udid, device);
+    const device = await this.eligibleDevice(udid);
     const need = mdmProfileNeed(device.enrolledViaAde, configuration.ade ? (JSON.parse(configuration.ade) as AdeAssignment) : null);
     const erase = queued(
       buildEraseDevice({
@@ -112,9 +132,11 @@ export class ReturnToServiceService {
     return cycle.id;
   }
 
-  private checkEligible(udid: string, device: ManagedDeviceEntity | null): asserts device is ManagedDeviceEntity {
+  /** The device, if Return to Service may start for it now; otherwise why not. */
+  private async eligibleDevice(udid: string): Promise<ManagedDeviceEntity> {
+    const device = await this.repository.findDevice(udid);
     if (!device) {
-      throw new ProvisioningError('DEVICE.NOT_FOUND', `no enrolled device ${udid}`);
+      throw new ProvisioningError('DEVICE.NOT_FOUND', `no enrolled device ${udid} (a device that has just enrolled is known a moment later)`);
     }
     if (device.enrollmentStatus !== 'enrolled' || !device.enrollmentId) {
       throw new ProvisioningError('DEVICE.NOT_ENROLLED', `device ${udid} is not enrolled`);
@@ -123,10 +145,22 @@ export class ReturnToServiceService {
     if (device.userEnrollment) {
       throw new ProvisioningError('DEVICE.USER_ENROLLMENT', `device ${udid} is a User Enrollment; Return to Service needs a device enrollment`);
     }
+    if (RTS_UNSUPPORTED_PLATFORMS.has(device.platform)) {
+      throw new ProvisioningError('DEVICE.RTS_UNSUPPORTED', `Return to Service does not exist on ${device.platform}; ${udid} is a ${device.productName ?? device.platform}`);
+    }
+    if (device.currentCycleId) {
+      // Checked again, atomically, when the cycle is stored; here it spares issuing a profile.
+      const current = await this.repository.findCycle(device.currentCycleId);
+      if (current && !isTerminal(current.state)) {
+        throw new ProvisioningError('CYCLE.ALREADY_ACTIVE', `cycle ${current.id} of ${udid} is still ${current.state}`);
+      }
+    }
     const minimum = RTS_MINIMUM_OS[device.platform];
-    if (minimum && device.osVersion && compareVersions(device.osVersion, minimum) < 0) {
+    if (minimum && device.osVersion && isComparableVersion(device.osVersion) && compareVersions(device.osVersion, minimum) < 0) {
       throw new ProvisioningError('DEVICE.OS_TOO_OLD', `Return to Service needs ${device.platform} ${minimum} or later; ${udid} runs ${device.osVersion}`);
     }
+
+    return device;
   }
 
   private async enrollmentProfile(udid: string, configuration: RtsConfigurationEntity): Promise<Buffer> {

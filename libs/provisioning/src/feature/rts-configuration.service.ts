@@ -37,8 +37,8 @@ export class RtsConfigurationService {
   constructor(private readonly repository: ProvisioningRepository) {}
 
   async save(input: RtsConfigurationInput): Promise<RtsConfigurationView> {
-    if (typeof input.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$/.test(input.name)) {
-      throw new ProvisioningError('CONFIGURATION.INVALID', 'name must be 1-128 letters, digits, spaces, dots, dashes or underscores');
+    if (typeof input.name !== 'string' || !/^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,126}[A-Za-z0-9._-])?$/.test(input.name)) {
+      throw new ProvisioningError('CONFIGURATION.INVALID', 'name must be 1-128 letters, digits, inner spaces, dots, dashes or underscores');
     }
     const wifiProfile = optionalProfile(input.wifiProfile, 'wifiProfile');
     if (wifiProfile) {
