@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { answerDeviceError, createLogger, readRawBody, writeDeviceReply } from '@turnaround/platform';
 import { parseCheckIn } from '@turnaround/protocol';
 
+import { checkFieldLimits } from '../domain/field-limits.js';
 import { CHECKIN_SETTINGS } from './checkin.settings.js';
 import type { CheckinSettings } from './checkin.settings.js';
 import { CheckinService } from './checkin.service.js';
@@ -30,6 +31,7 @@ export class CheckinRoutesController {
       const body = await readRawBody(request, this.settings.maxBodyBytes);
       const identity = this.identities.verify(request, body);
       const message = parseCheckIn(body);
+      checkFieldLimits(message);
       udid = message.udid ?? message.enrollmentId;
       messageType = message.messageType;
       const reply = await this.checkin.handle(message, identity);

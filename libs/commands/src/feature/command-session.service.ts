@@ -20,6 +20,8 @@ import { factsOf } from './result-facts.js';
 /** A zero-byte 200: Apple's "nothing more to do"; an empty plist would not mean the same. */
 const NOTHING: DeviceReply = { status: 200 };
 
+const USABLE_COMMAND_UUID = /^[\x21-\x7e]{1,64}$/;
+
 /**
  * One request on the command URL: check who signed it, apply its result in one transaction,
  * publish what changed, and answer with the next command or nothing.
@@ -44,10 +46,13 @@ export class CommandSessionService {
       throw new DeviceMismatchError();
     }
 
+    // Our CommandUUIDs are short and printable: anything else cannot name one of them, so it is
+    // treated as naming none (B17), never handed to the database.
+    const commandUuid = report.commandUuid !== undefined && USABLE_COMMAND_UUID.test(report.commandUuid) ? report.commandUuid : undefined;
     const fields = {
       udid: identity.udid,
       enrollmentId: identity.enrollmentId,
-      commandUuid: report.commandUuid,
+      commandUuid: commandUuid ?? report.commandUuid?.slice(0, 80),
       status: report.status,
     };
     if (report.userId || report.userShortName || report.enrollmentUserId) {
@@ -61,7 +66,7 @@ export class CommandSessionService {
       udid: identity.udid,
       enrollmentId: identity.enrollmentId,
       status: report.status,
-      commandUuid: report.commandUuid,
+      commandUuid,
     });
     await this.announceResult(report, outcome, identity);
     const reply = outcome.next ? await this.deliver(outcome.next, report.status) : NOTHING;

@@ -9,6 +9,17 @@ import type { TriggerResult } from './return-to-service.service.js';
 import { RtsConfigurationService } from './rts-configuration.service.js';
 import type { RtsConfigurationInput, RtsConfigurationView } from './rts-configuration.service.js';
 
+/** Path parameters that cannot name anything we store (too long, control characters). */
+const STORABLE_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
+
+function key(value: string, code: 'DEVICE.NOT_FOUND' | 'CYCLE.NOT_FOUND' | 'CONFIGURATION.NOT_FOUND'): string {
+  if (!STORABLE_KEY.test(value)) {
+    throw new ProvisioningError(code, `nothing is stored under ${JSON.stringify(value.slice(0, 80))}`);
+  }
+
+  return value;
+}
+
 /**
  * A request body must be a JSON object: an absent or non-JSON body (express leaves it undefined)
  * must never read as "everything empty" and wipe a configuration.
@@ -49,7 +60,7 @@ export class AdminController {
 
   @Get('rts-configurations/:name')
   async getConfiguration(@Param('name') name: string): Promise<RtsConfigurationView> {
-    return this.configurations.get(name);
+    return this.configurations.get(key(name, 'CONFIGURATION.NOT_FOUND'));
   }
 
   @Get('devices')
@@ -59,17 +70,17 @@ export class AdminController {
 
   @Get('devices/:udid')
   async getDevice(@Param('udid') udid: string): Promise<unknown> {
-    return this.devices.get(udid);
+    return this.devices.get(key(udid, 'DEVICE.NOT_FOUND'));
   }
 
   @Get('devices/:udid/cycles')
   async deviceCycles(@Param('udid') udid: string): Promise<unknown[]> {
-    return this.devices.history(udid);
+    return this.devices.history(key(udid, 'DEVICE.NOT_FOUND'));
   }
 
   @Get('cycles/:id')
   async getCycle(@Param('id') id: string): Promise<unknown> {
-    return this.devices.cycle(id);
+    return this.devices.cycle(key(id, 'CYCLE.NOT_FOUND'));
   }
 
   /** Starts Return to Service for one or many devices; answers 202 with one result per device. */
@@ -78,7 +89,7 @@ export class AdminController {
   async trigger(@Body() raw: unknown): Promise<{ results: TriggerResult[] }> {
     const body = jsonObject(raw) as { devices?: unknown; configuration?: unknown };
     const devices = body.devices;
-    if (!Array.isArray(devices) || devices.length === 0 || devices.length > 10_000 || !devices.every((udid) => typeof udid === 'string' && udid.length > 0)) {
+    if (!Array.isArray(devices) || devices.length === 0 || devices.length > 10_000 || !devices.every((udid) => typeof udid === 'string' && STORABLE_KEY.test(udid))) {
       throw new ProvisioningError('REQUEST.INVALID', 'devices must be a non-empty list of UDIDs (at most 10,000)');
     }
     if (typeof body.configuration !== 'string') {

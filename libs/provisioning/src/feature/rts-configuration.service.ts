@@ -36,7 +36,23 @@ export class RtsConfigurationService {
 
   constructor(private readonly repository: ProvisioningRepository) {}
 
+  /**
+   * Creates or replaces a configuration. Two requests creating the same new name at once: the
+   * loser of the unique name finds the winner's row on its second try and replaces it.
+   */
   async save(input: RtsConfigurationInput): Promise<RtsConfigurationView> {
+    try {
+      return await this.saveOnce(input);
+    } catch (error) {
+      if (!isUniqueViolation(error)) {
+        throw error;
+      }
+
+      return this.saveOnce(input);
+    }
+  }
+
+  private async saveOnce(input: RtsConfigurationInput): Promise<RtsConfigurationView> {
     if (typeof input.name !== 'string' || !/^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,126}[A-Za-z0-9._-])?$/.test(input.name)) {
       throw new ProvisioningError('CONFIGURATION.INVALID', 'name must be 1-128 letters, digits, inner spaces, dots, dashes or underscores');
     }
@@ -82,6 +98,12 @@ export class RtsConfigurationService {
 
     return view(entity);
   }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } }).driverError?.code ?? (error as { code?: unknown }).code;
+
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 function optionalProfile(value: unknown, field: string): Buffer | null {
