@@ -11,10 +11,8 @@ import {
   loadOrCreateCertificateAuthority,
 } from './certificate-authority.js';
 import { IdentityError } from './identity.errors.js';
+import { withOpenssl } from './testing/openssl.js';
 
-const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0;
-const withOpenssl = (name: string, test: () => void): void =>
-  HAS_OPENSSL ? it(name, test) : it.skip(`${name} (skipped: no openssl executable on PATH)`, test);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

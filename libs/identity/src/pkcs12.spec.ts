@@ -12,10 +12,8 @@ import {
 import { fingerprintOf } from './certificate.js';
 import { IdentityError } from './identity.errors.js';
 import { exportPkcs12, importPkcs12 } from './pkcs12.js';
+import { withOpenssl } from './testing/openssl.js';
 
-const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0;
-const withOpenssl = (name: string, test: () => void): void =>
-  HAS_OPENSSL ? it(name, test) : it.skip(`${name} (skipped: no openssl executable on PATH)`, test);
 
 describe('PKCS#12', () => {
   let authority: CertificateAuthority;

@@ -12,10 +12,8 @@ import { isContext, oidOf, parseAsn1 } from './der.js';
 import { Oid } from './oids.js';
 import { RequestSigner } from './request-signer.js';
 import { parseSignedData } from './signed-data.js';
+import { withOpenssl } from './testing/openssl.js';
 
-const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0;
-const withOpenssl = (name: string, test: () => void): void =>
-  HAS_OPENSSL ? it(name, test) : it.skip(`${name} (skipped: no openssl executable on PATH)`, test);
 
 describe('RequestSigner', () => {
   let authority: CertificateAuthority;

@@ -17,10 +17,8 @@ import { IdentityError, IdentityErrorCode } from './identity.errors.js';
 import { Oid } from './oids.js';
 import { RequestSigner } from './request-signer.js';
 import { SignatureVerifier } from './signature-verifier.js';
+import { withOpenssl } from './testing/openssl.js';
 
-const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0;
-const withOpenssl = (name: string, test: () => void): void =>
-  HAS_OPENSSL ? it(name, test) : it.skip(`${name} (skipped: no openssl executable on PATH)`, test);
 
 function newAuthority(commonName = 'Turnaround Test CA'): CertificateAuthority {
   return new CertificateAuthority(createCertificateAuthority({ commonName }));
