@@ -199,6 +199,26 @@ export class CommandQueueRepository {
     });
   }
 
+  /**
+   * The device removed its enrollment (CheckOut): nothing queued for it can run any more, and
+   * anything queued for it later is closed at once. Returns what was closed, if anything.
+   */
+  async checkOut(udid: string, enrollmentId: string): Promise<SupersededGroup | null> {
+    return this.transaction(async (manager) => {
+      const now = new Date();
+      await this.lockEnrollment(manager, enrollmentId, udid);
+      await manager.update(EnrollmentQueueEntity, { enrollmentId, udid }, { status: 'superseded', updatedAt: now });
+      const pending = await manager.find(CommandEntity, { where: { udid, enrollmentId, state: PENDING } });
+      if (pending.length === 0) {
+        return null;
+      }
+      const commandUuids = pending.map((command) => command.commandUuid);
+      await manager.update(CommandEntity, { enrollmentId, commandUuid: In(commandUuids) }, { state: 'superseded', updatedAt: now });
+
+      return { udid, enrollmentId, commandUuids };
+    });
+  }
+
   async enqueue(input: EnqueueInput): Promise<EnqueueOutcome> {
     return this.transaction(async (manager) => {
       const enrollment = await this.lockEnrollment(manager, input.enrollmentId, input.udid);

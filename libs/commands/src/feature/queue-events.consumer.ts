@@ -3,6 +3,7 @@ import { Payload } from '@nestjs/microservices';
 
 import {
   ContractViolation,
+  DeviceCheckedOut,
   DeviceEnrolled,
   EnqueueCommands,
   PrioritizeCommand,
@@ -73,6 +74,16 @@ export class QueueEventsConsumer {
       { udid, enrollmentId, commandUuid, moved, messageId: envelope.id },
       moved ? 'command prioritized' : 'prioritize changed nothing',
     );
+  }
+
+  @OnEvent(DeviceCheckedOut, 'commands')
+  async onCheckedOut(@Payload() envelope: Envelope<DataOf<typeof DeviceCheckedOut>>): Promise<void> {
+    const { udid, enrollmentId } = envelope.data;
+    const closed = await this.repository.checkOut(udid, enrollmentId);
+    this.logger.info({ udid, enrollmentId, commandUuids: closed?.commandUuids ?? [], messageId: envelope.id }, 'enrollment checked out');
+    if (closed) {
+      await this.events.superseded(closed, envelope.id);
+    }
   }
 
   @OnEvent(DeviceEnrolled, 'commands')

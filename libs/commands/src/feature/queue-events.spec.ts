@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { CommandDelivered } from '@turnaround/contracts';
+import { CommandDelivered, createEnvelope, DeviceCheckedOut } from '@turnaround/contracts';
 import { encodePlistXml } from '@turnaround/protocol';
 
 import { commandIn, CommandsTestApp, enqueueEnvelope } from '../testing/commands-test-app.js';
@@ -139,6 +139,24 @@ describe('queue events', () => {
       const [late] = await harness.enqueue(id, 'B05-U1', [{ requestType: 'EraseDevice' }]);
 
       expect(harness.superseded(from).map((event) => event.data.commandUuids)).toEqual([[late]]);
+    });
+  });
+
+  describe('CheckOut', () => {
+    it('closes what was queued for the enrollment and what is queued for it later', async () => {
+      const id = udid();
+      const device = await harness.device(id);
+      await harness.enroll(device, 'OUT-1');
+      const [queued] = await harness.enqueue(id, 'OUT-1', [{ requestType: 'ProfileList' }]);
+      const from = harness.events.length;
+      await harness.deliver(createEnvelope(DeviceCheckedOut, 'checkin', { udid: id, enrollmentId: 'OUT-1' }, { subject: id }));
+      const [late] = await harness.enqueue(id, 'OUT-1', [{ requestType: 'SecurityInfo' }]);
+
+      expect(harness.superseded(from).map((event) => event.data)).toEqual([
+        { udid: id, enrollmentId: 'OUT-1', commandUuids: [queued] },
+        { udid: id, enrollmentId: 'OUT-1', commandUuids: [late] },
+      ]);
+      expect((await harness.report(device, 'Idle')).body.length).toBe(0);
     });
   });
 
