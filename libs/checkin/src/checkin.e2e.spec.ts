@@ -165,6 +165,30 @@ describe('check-in service over HTTP', () => {
     expect(eventsOf(udid, 'checkin.device.awaiting-configuration.v1').map((event) => event.data.enrollmentId)).toEqual([fresh.enrollmentId]);
   });
 
+  it('treats a re-enrollment in Setup Assistant as fresh even with the certificate it had before (B06)', async () => {
+    const udid = 'UDID-B06-SAME';
+    const device = await enroll(udid);
+    const first = eventsOf(udid, 'checkin.device.enrolled.v1').at(-1)!.data;
+    await enroll(udid, true, device);
+    const again = eventsOf(udid, 'checkin.device.enrolled.v1').at(-1)!.data;
+
+    expect(again).toMatchObject({ fresh: true, previousEnrollmentId: first.enrollmentId, awaitingConfiguration: true });
+    expect(eventsOf(udid, 'checkin.device.awaiting-configuration.v1')).toHaveLength(1);
+  });
+
+  it('keeps Shared iPad users apart by short name and refuses a user message without one (B22 a)', async () => {
+    const udid = 'UDID-SHARED-IPAD';
+    const device = await enroll(udid);
+    const user = (shortName?: string) =>
+      checkIn({ MessageType: 'TokenUpdate', UDID: udid, UserID: 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF', ...(shortName ? { UserShortName: shortName } : {}), Topic: 'com.apple.mgmt.test', Token: Buffer.alloc(32, 1), PushMagic: 'PM' });
+
+    expect((await send(device, user('student1@example.edu'))).status).toBe(200);
+    expect((await send(device, user('student2@example.edu'))).status).toBe(200);
+    expect((await send(device, user())).status).toBe(400);
+    // The device channel is untouched by its users.
+    expect(eventsOf(udid, 'checkin.device.enrolled.v1')).toHaveLength(1);
+  });
+
   it('stores, returns and deletes the bootstrap token through escrow (B09, B10)', async () => {
     const udid = 'UDID-B09';
     const device = await enroll(udid, true);

@@ -185,7 +185,7 @@ export class AmqpTransport implements MessageTransport {
   private async publishingChannel(): Promise<amqp.ConfirmChannel> {
     for (let waited = 0; !this.publisher || !this.connected; waited += 100) {
       if (this.closing || waited > 10_000) {
-        throw new Error('broker unavailable');
+        throw Object.assign(new Error('message broker unavailable'), { code: 'BUS.UNAVAILABLE' });
       }
       await sleep(100);
     }

@@ -58,6 +58,23 @@ describe('InProcessTransport', () => {
     expect(order).toEqual(['E1', 'E2']);
   });
 
+  it('keeps one device\'s order across the event types a group consumes', async () => {
+    const transport = new InProcessTransport(FAST_RETRY);
+    const order: string[] = [];
+    await transport.subscribe('provisioning', [DeviceCheckedOut.routingKey], async () => {
+      await new Promise((done) => setTimeout(done, 20));
+      order.push('checked-out');
+    });
+    await transport.subscribe('provisioning', [ResolveIdentity.routingKey], async () => {
+      order.push('second type');
+    });
+    await transport.publish(checkedOut('U1', 'E1'));
+    await transport.publish({ ...checkedOut('U1', 'E2'), type: ResolveIdentity.routingKey });
+    await transport.idle();
+
+    expect(order).toEqual(['checked-out', 'second type']);
+  });
+
   it('dead-letters a message that keeps failing, with the reason, and goes on', async () => {
     const transport = new InProcessTransport(FAST_RETRY);
     let attempts = 0;

@@ -22,7 +22,6 @@ interface Subscription {
   group: string;
   routingKeys: readonly string[];
   handler: EventHandler;
-  lanes: SerialLanes;
 }
 
 export interface DeadLetter {
@@ -42,6 +41,8 @@ const MAX_KEPT_DEAD_LETTERS = 1000;
 export class InProcessTransport implements MessageTransport {
   private readonly logger = createLogger('InProcessTransport');
   private readonly subscriptions: Subscription[] = [];
+  /** Per consumer group, one lane per device: a group sees one device's events in order. */
+  private readonly lanes = new Map<string, SerialLanes>();
   private readonly responders = new Map<string, RequestHandler>();
   private readonly pending = new Set<Promise<void>>();
   private readonly kept: DeadLetter[] = [];
@@ -65,7 +66,7 @@ export class InProcessTransport implements MessageTransport {
     for (const subscription of this.subscriptions) {
       if (subscription.routingKeys.some((key) => matchesRoutingKey(key, envelope.type))) {
         this.track(
-          subscription.lanes.run(envelope.subject, () =>
+          this.lanesOf(subscription.group).run(envelope.subject, () =>
             this.deliverWithRetry(subscription, JSON.parse(wire) as Envelope),
           ),
         );
@@ -74,7 +75,17 @@ export class InProcessTransport implements MessageTransport {
   }
 
   async subscribe(group: string, routingKeys: readonly string[], handler: EventHandler): Promise<void> {
-    this.subscriptions.push({ group, routingKeys, handler, lanes: new SerialLanes() });
+    this.subscriptions.push({ group, routingKeys, handler });
+  }
+
+  private lanesOf(group: string): SerialLanes {
+    let lanes = this.lanes.get(group);
+    if (!lanes) {
+      lanes = new SerialLanes();
+      this.lanes.set(group, lanes);
+    }
+
+    return lanes;
   }
 
   async serve(_group: string, routingKeys: readonly string[], handler: RequestHandler): Promise<void> {

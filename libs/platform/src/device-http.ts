@@ -18,7 +18,7 @@ export function deviceErrorStatus(error: unknown): { status: number; code: strin
   if (/^(PLIST|CHECKIN|CHANNEL|REPORT|COMMAND|PROFILE|DDM|MACHINE_INFO|IDENTITY|ENROLLMENT|DEVICE)\./.test(code)) {
     return { status: 400, code };
   }
-  if (code === 'BUS.REQUEST_TIMEOUT' || code === 'BUS.NO_RESPONDER' || code.startsWith('DEPENDENCY.')) {
+  if (code === 'BUS.REQUEST_TIMEOUT' || code === 'BUS.NO_RESPONDER' || code === 'BUS.UNAVAILABLE' || code.startsWith('DEPENDENCY.')) {
     return { status: 503, code };
   }
 

@@ -272,6 +272,53 @@ describe('provisioning workflow', () => {
     expect((await cycleOf('UDID-STALL')).state).toBe('provisioning');
   });
 
+  it('provisions again for a second fresh enrollment during provisioning, and releases on that one', async () => {
+    await enroll('UDID-TWICE', 'E1', { ade: true });
+    await api('POST', '/return-to-service', { devices: ['UDID-TWICE'], configuration: 'standard' });
+    await transport.idle();
+    await enroll('UDID-TWICE', 'E2', { awaiting: true });
+    await enroll('UDID-TWICE', 'E3', { awaiting: true });
+    const release = queuedFor('UDID-TWICE', 'E3').at(-1)!;
+    expect(release.requestType).toBe('DeviceConfigured');
+
+    await emit(CommandAcknowledged, { udid: 'UDID-TWICE', enrollmentId: 'E3', commandUuid: release.commandUuid, requestType: 'DeviceConfigured' }, 'UDID-TWICE');
+    await emit(CommandAcknowledged, { udid: 'UDID-TWICE', enrollmentId: 'E3', commandUuid: release.commandUuid, requestType: 'DeviceConfigured' }, 'UDID-TWICE');
+    const cycle = await cycleOf('UDID-TWICE');
+
+    expect(cycle.state).toBe('returned-to-service');
+    expect(cycle.transitions.filter((transition: { to: string }) => transition.to === 'returned-to-service')).toHaveLength(1);
+  });
+
+  it('keeps the release timeout\'s reason in the history of a finished cycle', async () => {
+    const history = (await api('GET', '/devices/UDID-B13/cycles')).json[0];
+    const release = queuedFor('UDID-B13', 'E2').at(-1)!;
+    await emit(CommandAcknowledged, { udid: 'UDID-B13', enrollmentId: 'E2', commandUuid: release.commandUuid, requestType: 'DeviceConfigured' }, 'UDID-B13');
+    const finished = await cycleOf('UDID-B13');
+
+    expect(history.transitions.map((transition: { reason: string | null }) => transition.reason).join(' ')).toContain('release timeout');
+    expect(finished.state).toBe('returned-to-service');
+    expect(finished.transitions.map((transition: { reason: string | null }) => transition.reason).join(' ')).toContain('release timeout');
+  });
+
+  it('lets a new request replace a stalled cycle, failing it with the reason', async () => {
+    const stalled = await cycleOf('UDID-STALL2');
+    expect(stalled).toBeUndefined();
+    await enroll('UDID-STALL2', 'E1', { ade: true });
+    await api('POST', '/return-to-service', { devices: ['UDID-STALL2'], configuration: 'standard' });
+    await transport.idle();
+    await new Promise((done) => setTimeout(done, 2_100));
+    await app_timer().tick();
+    const first = await cycleOf('UDID-STALL2');
+    expect(first.state).toBe('stalled');
+
+    const again = await api('POST', '/return-to-service', { devices: ['UDID-STALL2'], configuration: 'standard' });
+    const history = (await api('GET', '/devices/UDID-STALL2/cycles')).json;
+
+    expect(again.json.results[0].cycleId).toBeDefined();
+    expect(history.map((cycle: { state: string }) => cycle.state)).toEqual(['erase-queued', 'failed']);
+    expect(history[1].reason).toContain('replaced by Return to Service request');
+  });
+
   it('releases a device that enrolls awaiting configuration outside any cycle (B06)', async () => {
     await enroll('UDID-FIRST', 'E1', { awaiting: true });
 

@@ -70,7 +70,12 @@ export class CheckinRepository {
       if (identity && identity.udid !== facts.udid) {
         throw new IdentityConflictError();
       }
-      if (!identity) {
+      if (identity) {
+        // A new Authenticate starts the enrollment over: the TokenUpdate that follows decides
+        // again whether it is fresh (Setup Assistant) or the same enrollment, even when a
+        // device comes back with the certificate it had before.
+        await manager.update(IdentityEntity, { fingerprint }, { enrollmentId: null, boundAt: new Date() });
+      } else {
         await manager.insert(IdentityEntity, {
           fingerprint,
           udid: facts.udid,

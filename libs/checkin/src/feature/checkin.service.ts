@@ -18,6 +18,7 @@ import {
   encodePlistXml,
   GetBootstrapTokenMessage,
   readDeclarativeStatusReport,
+  resolveChannel,
   SetBootstrapTokenMessage,
   TokenUpdateMessage,
 } from '@turnaround/protocol';
@@ -28,7 +29,6 @@ import { CHECKIN_SETTINGS } from './checkin.settings.js';
 import type { CheckinSettings } from './checkin.settings.js';
 
 const OK: DeviceReply = { status: 200 };
-const SHARED_IPAD_USER = 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF';
 
 export class MissingDeviceIdentifierError extends Error {
   readonly code = 'CHECKIN.MISSING_IDENTIFIER';
@@ -228,13 +228,11 @@ function json(value: unknown): DeviceReply {
   return { status: 200, body: JSON.stringify(value), contentType: 'application/json' };
 }
 
-/** The user channel a message belongs to, if any. Shared iPad users share one UserID (B22). */
+/** The user channel a message belongs to, if any (Shared iPad users are keyed by short name, B22). */
 function userChannelKey(message: CheckInMessage): string | undefined {
-  if (message.userId === SHARED_IPAD_USER && message.userShortName) {
-    return message.userShortName;
-  }
+  const channel = resolveChannel(message);
 
-  return message.userId ?? message.enrollmentUserId;
+  return channel.channel === 'user' ? channel.userKey : undefined;
 }
 
 function defined<T extends Record<string, unknown>>(value: T): Partial<T> {

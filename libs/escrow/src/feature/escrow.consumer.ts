@@ -1,9 +1,9 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 
 import { FetchBootstrapToken, StoreBootstrapToken } from '@turnaround/contracts';
 import type { Envelope } from '@turnaround/contracts';
-import { SERVICE_TRANSPORTS } from '@turnaround/messaging';
+import { OnRequest } from '@turnaround/messaging';
 
 import { EscrowService } from './escrow.service.js';
 import type { FetchReply, FetchRequest, StoreReply, StoreRequest } from './escrow.service.js';
@@ -13,12 +13,12 @@ import type { FetchReply, FetchRequest, StoreReply, StoreRequest } from './escro
 export class EscrowConsumer {
   constructor(private readonly escrow: EscrowService) {}
 
-  @MessagePattern(StoreBootstrapToken.routingKey, SERVICE_TRANSPORTS.escrow)
+  @OnRequest(StoreBootstrapToken)
   async store(@Payload() envelope: Envelope<StoreRequest>): Promise<StoreReply> {
     return this.escrow.store(envelope);
   }
 
-  @MessagePattern(FetchBootstrapToken.routingKey, SERVICE_TRANSPORTS.escrow)
+  @OnRequest(FetchBootstrapToken)
   async fetch(@Payload() envelope: Envelope<FetchRequest>): Promise<FetchReply> {
     return this.escrow.fetch(envelope);
   }

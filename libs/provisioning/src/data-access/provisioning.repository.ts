@@ -78,13 +78,23 @@ export class ProvisioningRepository {
     }));
   }
 
-  /** Creates a cycle and makes it the device's current one, unless one is already running. */
+  /**
+   * Creates a cycle and makes it the device's current one, unless one is already running. A
+   * stalled cycle does not block a new request: it fails, with the reason, and the new one starts.
+   */
   async startCycle(cycle: RtsCycleEntity): Promise<void> {
     await this.gate.transaction(async (manager) => {
-      const device = await manager.findOneByOrFail(ManagedDeviceEntity, { udid: cycle.udid });
+      // Two requests for one device at once on PostgreSQL: the second waits here and then sees
+      // the first one's cycle.
+      const lock = manager.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' as const } } : {};
+      const device = await manager.findOneOrFail(ManagedDeviceEntity, { where: { udid: cycle.udid }, ...lock });
       if (device.currentCycleId) {
         const current = await manager.findOneBy(RtsCycleEntity, { id: device.currentCycleId });
-        if (current && ACTIVE_STATES.includes(current.state)) {
+        if (current?.state === 'stalled') {
+          const reason = `replaced by Return to Service request ${cycle.id} while stalled`;
+          await manager.update(RtsCycleEntity, { id: current.id }, { state: 'failed', reason, endedAt: cycle.requestedAt, deadlineAt: null, releaseDueAt: null, updatedAt: cycle.requestedAt });
+          await manager.insert(RtsCycleTransitionEntity, { cycleId: current.id, fromState: 'stalled', toState: 'failed', reason, at: cycle.requestedAt });
+        } else if (current && ACTIVE_STATES.includes(current.state)) {
           throw new ActiveCycleExistsError(`cycle ${current.id} is still ${current.state}`);
         }
       }
@@ -102,9 +112,17 @@ export class ProvisioningRepository {
     });
   }
 
-  /** Saves a cycle's new state with its history row; a finished cycle frees the device. */
-  async recordTransition(cycle: RtsCycleEntity, from: CycleState | null, reason: string | undefined, at: Date): Promise<void> {
-    await this.gate.transaction(async (manager) => {
+  /**
+   * Saves a cycle's new state with its history row, if the stored cycle is still in `from`: a
+   * writer holding an older copy (the timer, a late event) must not undo a newer transition.
+   * A finished cycle frees the device. Returns whether the transition was stored.
+   */
+  async recordTransition(cycle: RtsCycleEntity, from: CycleState, reason: string | undefined, at: Date): Promise<boolean> {
+    return this.gate.transaction(async (manager) => {
+      const stored = await manager.findOneBy(RtsCycleEntity, { id: cycle.id });
+      if (!stored || stored.state !== from) {
+        return false;
+      }
       cycle.updatedAt = at;
       await manager.save(RtsCycleEntity, cycle);
       await manager.insert(RtsCycleTransitionEntity, {
@@ -121,12 +139,19 @@ export class ProvisioningRepository {
           { currentCycleId: null, updatedAt: at },
         );
       }
+
+      return true;
     });
   }
 
-  async saveCycle(cycle: RtsCycleEntity): Promise<void> {
-    cycle.updatedAt = new Date();
-    await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).save(cycle));
+  /** Changes some fields of a cycle without touching the rest (its state above all). */
+  async updateCycle(id: string, fields: Partial<Pick<RtsCycleEntity, 'planSteps' | 'reason' | 'releaseDueAt'>>): Promise<void> {
+    await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
+  }
+
+  /** A note in a cycle's history that is not a change of state (a forced release). */
+  async noteOnCycle(cycleId: string, state: CycleState, reason: string, at: Date): Promise<void> {
+    await this.gate.run(() => this.dataSource.getRepository(RtsCycleTransitionEntity).insert({ cycleId, fromState: state, toState: state, reason, at }));
   }
 
   /** Unfinished cycles whose phase deadline has passed. */

@@ -28,6 +28,16 @@ describe('the RTS cycle state machine', () => {
     expect(nextState('erase-queued', { type: 'device-configured-acknowledged' })).toBeNull();
   });
 
+  it('provisions again when the device enrolls afresh once more during provisioning', () => {
+    expect(nextState('provisioning', { type: 'awaiting-configuration' })?.to).toBe('provisioning');
+  });
+
+  it('fails a cycle whose start could not finish, and a stalled cycle a new request replaces', () => {
+    expect(nextState('requested', { type: 'start-failed', reason: 'broker unavailable' })?.to).toBe('failed');
+    expect(nextState('stalled', { type: 'replaced', reason: 'new request' }, 'erase-queued')?.to).toBe('failed');
+    expect(nextState('provisioning', { type: 'replaced', reason: 'new request' })).toBeNull();
+  });
+
   it('stalls on a missed deadline and resumes where it stalled when the device comes back', () => {
     expect(nextState('erase-acknowledged', { type: 'deadline-passed', reason: 'no re-enrollment' })?.to).toBe('stalled');
     expect(nextState('stalled', { type: 'awaiting-configuration' }, 'erase-acknowledged')?.to).toBe('provisioning');

@@ -9,6 +9,8 @@ export type CycleInput =
   | { type: 'device-configured-acknowledged' }
   | { type: 'device-configured-failed'; reason: string }
   | { type: 'released' }
+  | { type: 'start-failed'; reason: string }
+  | { type: 'replaced'; reason: string }
   | { type: 'enrollment-ended'; reason: string }
   | { type: 'deadline-passed'; reason: string };
 
@@ -33,14 +35,15 @@ export function isTerminal(state: CycleState): boolean {
  *   awaiting configuration moves an erase-queued cycle straight to provisioning.
  * - An Error for the erase means the device did not erase: failed, never marked erased (B01).
  * - A missed phase deadline moves the cycle to stalled with the reason; a stalled cycle resumes
- *   when the awaited event arrives after all.
+ *   when the awaited event arrives after all, or fails when a new request replaces it.
+ * - A cycle whose erase could not be queued fails at once instead of waiting for its deadline.
  * - Returns null when the input does not apply in this state (a duplicate or late event).
  */
 export function nextState(current: CycleState, input: CycleInput, resumedFrom?: CycleState): CycleTransitionResult | null {
   if (isTerminal(current)) {
     return null;
   }
-  const effective = current === 'stalled' && resumedFrom ? resumedFrom : current;
+  const effective = current === 'stalled' && resumedFrom && input.type !== 'replaced' ? resumedFrom : current;
   const to = target(effective, input);
   if (to === null) {
     return null;
@@ -59,7 +62,9 @@ function target(state: CycleState, input: CycleInput): CycleState | null {
     case 'erase-failed':
       return state === 'erase-queued' ? 'failed' : null;
     case 'awaiting-configuration':
-      return state === 'erase-queued' || state === 'erase-acknowledged' ? 'provisioning' : null;
+      // From provisioning too: a device that enrolls afresh again while being provisioned (it
+      // restarted in Setup Assistant) is provisioned again for its new enrollment.
+      return state === 'erase-queued' || state === 'erase-acknowledged' || state === 'provisioning' ? 'provisioning' : null;
     case 'device-configured-acknowledged':
       return state === 'provisioning' ? 'configured' : null;
     case 'device-configured-failed':
@@ -68,6 +73,10 @@ function target(state: CycleState, input: CycleInput): CycleState | null {
       return state === 'configured' ? 'returned-to-service' : null;
     case 'enrollment-ended':
       return 'failed';
+    case 'start-failed':
+      return state === 'requested' || state === 'erase-queued' ? 'failed' : null;
+    case 'replaced':
+      return state === 'stalled' ? 'failed' : null;
     case 'deadline-passed':
       return state === 'requested' ? null : 'stalled';
   }

@@ -92,7 +92,7 @@ export class AdminController {
     if (!Array.isArray(devices) || devices.length === 0 || devices.length > 10_000 || !devices.every((udid) => typeof udid === 'string' && STORABLE_KEY.test(udid))) {
       throw new ProvisioningError('REQUEST.INVALID', 'devices must be a non-empty list of UDIDs (at most 10,000)');
     }
-    if (typeof body.configuration !== 'string') {
+    if (typeof body.configuration !== 'string' || !STORABLE_KEY.test(body.configuration)) {
       throw new ProvisioningError('REQUEST.INVALID', 'configuration must name an RTS configuration');
     }
 

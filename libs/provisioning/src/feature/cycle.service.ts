@@ -46,18 +46,31 @@ export class CycleService {
     @Inject(PROVISIONING_SETTINGS) private readonly settings: ProvisioningSettings,
   ) {}
 
-  /** Applies one input; returns false when it does not apply in the cycle's state. */
+  /**
+   * Applies one input; returns false when it does not apply in the cycle's state, or when the
+   * stored cycle moved on since this copy was read (the copy is then stale and left alone).
+   */
   async apply(cycle: RtsCycleEntity, input: CycleInput, causationId?: string): Promise<boolean> {
     const result = nextState(cycle.state, input, cycle.stalledIn ?? undefined);
     if (!result) {
       return false;
     }
     const at = new Date();
+    const before = { ...cycle };
     cycle.state = result.to;
-    cycle.reason = result.reason ?? (result.to === 'stalled' || result.to === 'failed' ? cycle.reason : null);
+    if (result.reason) {
+      cycle.reason = result.reason;
+    } else if (result.from === 'stalled') {
+      cycle.reason = null;
+    }
     cycle.stalledIn = result.to === 'stalled' ? (cycle.stalledIn ?? result.from) : null;
     this.stamp(cycle, result.to, at);
-    await this.repository.recordTransition(cycle, result.from, result.reason, at);
+    if (!(await this.repository.recordTransition(cycle, result.from, result.reason, at))) {
+      Object.assign(cycle, before);
+      this.logger.info({ udid: cycle.udid, cycleId: cycle.id, input: input.type }, 'stale cycle copy; transition skipped');
+
+      return false;
+    }
     await this.announce(cycle, result.from, result.reason, at, causationId);
 
     return true;
@@ -105,7 +118,9 @@ export class CycleService {
       Object.fromEntries(steps.map((step) => [step.commandUuid, { requestType: step.requestType, outcome: 'queued' } satisfies PlanStep])),
     );
     cycle.releaseDueAt = new Date(Date.now() + this.settings.releaseTimeoutSeconds * 1000);
-    await this.apply(cycle, { type: 'awaiting-configuration' }, causationId);
+    if (!(await this.apply(cycle, { type: 'awaiting-configuration' }, causationId))) {
+      return;
+    }
     await this.enqueue(cycle.udid, enrollmentId, [...steps, release], cycle.id);
     this.logger.info({ udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: release.commandUuid }, 'provisioning queued');
   }
@@ -114,15 +129,15 @@ export class CycleService {
   async forceRelease(cycle: RtsCycleEntity): Promise<void> {
     const steps = JSON.parse(cycle.planSteps) as Record<string, PlanStep>;
     const unanswered = Object.values(steps).filter((step) => step.outcome === 'queued' || step.outcome === 'delivered' || step.outcome === 'not-now');
-    cycle.releaseDueAt = null;
-    cycle.reason = `release timeout after ${this.settings.releaseTimeoutSeconds} s; unfinished steps: ${unanswered.map((step) => `${step.requestType} (${step.outcome})`).join(', ') || 'none'}`;
-    await this.repository.saveCycle(cycle);
+    const reason = `release timeout after ${this.settings.releaseTimeoutSeconds} s; unfinished steps: ${unanswered.map((step) => `${step.requestType} (${step.outcome})`).join(', ') || 'none'}`;
+    await this.repository.updateCycle(cycle.id, { reason, releaseDueAt: null });
+    await this.repository.noteOnCycle(cycle.id, cycle.state, reason, new Date());
     await this.bus.publish(
       PrioritizeCommand,
       { udid: cycle.udid, enrollmentId: cycle.newEnrollmentId ?? cycle.enrollmentId, commandUuid: cycle.releaseCommandUuid! },
       { subject: cycle.udid, correlationId: cycle.id },
     );
-    this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: cycle.reason }, 'release forced');
+    this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason }, 'release forced');
   }
 
   /** Records what happened to a plan step; outcomes never block the cycle. */
@@ -134,7 +149,7 @@ export class CycleService {
     }
     step.outcome = outcome;
     cycle.planSteps = JSON.stringify(steps);
-    await this.repository.saveCycle(cycle);
+    await this.repository.updateCycle(cycle.id, { planSteps: cycle.planSteps });
   }
 
   private stamp(cycle: RtsCycleEntity, state: CycleState, at: Date): void {

@@ -132,8 +132,11 @@ export class DeviceWorkflowService {
     } else if (event.commandUuid === cycle.releaseCommandUuid) {
       device.awaitingConfiguration = false;
       await this.repository.saveDevice(device);
-      if (await this.cycles.apply(cycle, { type: 'device-configured-acknowledged' }, causationId)) {
-        // Standard RTS: once released, the device finishes Setup Assistant on its own.
+      await this.cycles.apply(cycle, { type: 'device-configured-acknowledged' }, causationId);
+      // Standard RTS: once released, the device finishes Setup Assistant on its own. Checked on
+      // the state rather than the step above, so a redelivered acknowledgement finishes a cycle
+      // that stopped between the two.
+      if (cycle.state === 'configured') {
         await this.cycles.apply(cycle, { type: 'released' }, causationId);
       }
     } else {

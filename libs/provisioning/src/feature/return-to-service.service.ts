@@ -121,9 +121,15 @@ export class ReturnToServiceService {
       updatedAt: now,
     });
     await this.repository.startCycle(cycle);
-    await this.cycles.announceRequested(cycle);
-    await this.cycles.apply(cycle, { type: 'erase-queued' });
-    await this.cycles.enqueue(udid, cycle.enrollmentId, [erase], cycle.id);
+    try {
+      await this.cycles.announceRequested(cycle);
+      await this.cycles.apply(cycle, { type: 'erase-queued' });
+      await this.cycles.enqueue(udid, cycle.enrollmentId, [erase], cycle.id);
+    } catch (error) {
+      // The erase may not be queued: a cycle that waits for it would only stall an hour later.
+      await this.cycles.apply(cycle, { type: 'start-failed', reason: `the erase could not be queued: ${(error as Error).message}` }).catch(() => false);
+      throw error;
+    }
     this.logger.info(
       { udid, cycleId: cycle.id, commandUuid: erase.commandUuid, configuration: configuration.name, mdmProfileData: need.required ? need.because : 'not needed' },
       'return to service queued',
@@ -151,7 +157,7 @@ export class ReturnToServiceService {
     if (device.currentCycleId) {
       // Checked again, atomically, when the cycle is stored; here it spares issuing a profile.
       const current = await this.repository.findCycle(device.currentCycleId);
-      if (current && !isTerminal(current.state)) {
+      if (current && !isTerminal(current.state) && current.state !== 'stalled') {
         throw new ProvisioningError('CYCLE.ALREADY_ACTIVE', `cycle ${current.id} of ${udid} is still ${current.state}`);
       }
     }

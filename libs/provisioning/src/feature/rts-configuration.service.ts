@@ -61,8 +61,17 @@ export class RtsConfigurationService {
       checkWifiProfile(wifiProfile);
     }
     const enrollmentProfile = optionalProfile(input.enrollmentProfile, 'enrollmentProfile');
-    if (enrollmentProfile && !parseProfile(enrollmentProfile).payloads.some((payload) => payload.payloadType === 'com.apple.mdm')) {
-      throw new ProvisioningError('CONFIGURATION.INVALID', 'enrollmentProfile has no com.apple.mdm payload');
+    if (enrollmentProfile) {
+      const payloads = parseProfile(enrollmentProfile).payloads;
+      if (!payloads.some((payload) => payload.payloadType === 'com.apple.mdm')) {
+        throw new ProvisioningError('CONFIGURATION.INVALID', 'enrollmentProfile has no com.apple.mdm payload');
+      }
+      // One stored profile goes to every device of the configuration: a PKCS#12 identity inside
+      // it would give them all the same certificate. It needs SCEP or ACME instead; leave the
+      // profile out and the service issues each device its own.
+      if (payloads.some((payload) => payload.payloadType === 'com.apple.security.pkcs12')) {
+        throw new ProvisioningError('CONFIGURATION.INVALID', 'enrollmentProfile holds a PKCS#12 identity that every device would share; use a SCEP or ACME payload, or leave enrollmentProfile out');
+      }
     }
     const plan = readPlan(input.plan);
     for (const profile of plan.profiles) {
