@@ -251,8 +251,9 @@ export class CommandQueueRepository {
           commandUuid: command.commandUuid,
           udid: input.udid,
           requestType: command.requestType,
-          // TODO(#3): secrets such as the bootstrap token will be rendered into the command at
-          // delivery instead of being stored here with the rest of the body.
+          // TODO(#3): the erase is stored rendered, with its Wi-Fi profile (password included)
+          // and any MDMProfileData identity, and it crosses the bus that way; it becomes an
+          // intent rendered at delivery, which is also where the bootstrap token goes in.
           body: command.body,
           sequence: sequences[index]!,
           state,
