@@ -18,7 +18,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 const appsDir = resolve(here, '../..');
 
 const env = process.env;
-const portBase = Number(env.TURNAROUND_SERVICE_PORT_BASE ?? 8081);
+
+function port(name: string, fallback: number): number {
+  const raw = env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65_531) {
+    logger.fatal({ variable: name, value: raw }, 'not a usable port number');
+    process.exit(1);
+  }
+
+  return value;
+}
+
+const portBase = port('TURNAROUND_SERVICE_PORT_BASE', 8081);
 
 const SERVICES = [
   { name: 'checkin', port: portBase, prefixes: ['/mdm/checkin', '/mdm/enroll'] },
@@ -27,7 +39,7 @@ const SERVICES = [
   { name: 'provisioning', port: portBase + 3, prefixes: ['/api'] },
 ] as const;
 
-const routerPort = Number(env.PORT ?? 8080);
+const routerPort = port('PORT', 8080);
 const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/turnaround';
 const amqpUrl = env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const publicUrl = env.TURNAROUND_PUBLIC_URL ?? `http://127.0.0.1:${routerPort}`;
