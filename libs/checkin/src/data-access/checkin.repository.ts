@@ -32,11 +32,12 @@ export interface TokenUpdateInput {
   pushMagic?: string;
 }
 
+/** What a TokenUpdate settled, as plain values: entities stay in data-access. */
 export interface TokenUpdateOutcome {
   meaning: TokenUpdateMeaning;
-  enrollment: EnrollmentEntity;
+  enrollment: { id: string; userEnrollment: boolean };
   previousEnrollmentId: string | null;
-  device: DeviceEntity;
+  device: { productName: string | null; serialNumber: string | null; osVersion: string | null };
 }
 
 export class IdentityConflictError extends Error {
@@ -162,7 +163,12 @@ export class CheckinRepository {
       device.updatedAt = now;
       await manager.save(DeviceEntity, device);
 
-      return { meaning, enrollment, previousEnrollmentId: meaning === 'fresh' ? previousEnrollmentId : null, device };
+      return {
+        meaning,
+        enrollment: { id: enrollment.id, userEnrollment: enrollment.userEnrollment },
+        previousEnrollmentId: meaning === 'fresh' ? previousEnrollmentId : null,
+        device: { productName: device.productName, serialNumber: device.serialNumber, osVersion: device.osVersion },
+      };
     });
   }
 
@@ -191,10 +197,6 @@ export class CheckinRepository {
 
       return enrollmentId;
     });
-  }
-
-  async findDevice(udid: string): Promise<DeviceEntity | null> {
-    return this.gate.run(() => this.dataSource.getRepository(DeviceEntity).findOneBy({ udid }));
   }
 
   private async upsertDevice(manager: EntityManager, facts: DeviceFacts): Promise<DeviceEntity> {

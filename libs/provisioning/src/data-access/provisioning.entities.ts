@@ -2,9 +2,11 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 
 import type { CycleState, CycleTrigger } from '@turnaround/contracts';
 
+import type { ManagedDevice, RtsConfiguration, RtsCycle, RtsCycleTransition } from './provisioning.records.js';
+
 /** A named Return to Service configuration: what the erase carries and what runs afterwards. */
 @Entity({ name: 'rts_configurations' })
-export class RtsConfigurationEntity {
+export class RtsConfigurationEntity implements RtsConfiguration {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
 
@@ -35,7 +37,7 @@ export class RtsConfigurationEntity {
 
 /** The provisioning service's view of a device, built from check-in and command events. */
 @Entity({ name: 'managed_devices' })
-export class ManagedDeviceEntity {
+export class ManagedDeviceEntity implements ManagedDevice {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   udid!: string;
 
@@ -90,7 +92,7 @@ export class ManagedDeviceEntity {
 @Entity({ name: 'rts_cycles' })
 @Index(['udid', 'requestedAt'])
 @Index(['state', 'deadlineAt'])
-export class RtsCycleEntity {
+export class RtsCycleEntity implements RtsCycle {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
 
@@ -171,7 +173,7 @@ export class RtsCycleEntity {
 /** Every state a cycle entered, with why: the cycle's history. */
 @Entity({ name: 'rts_cycle_transitions' })
 @Index(['cycleId'])
-export class RtsCycleTransitionEntity {
+export class RtsCycleTransitionEntity implements RtsCycleTransition {
   @PrimaryGeneratedColumn()
   id!: number;
 

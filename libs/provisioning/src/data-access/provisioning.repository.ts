@@ -11,8 +11,14 @@ import {
   RtsCycleEntity,
   RtsCycleTransitionEntity,
 } from './provisioning.entities.js';
+import type { ManagedDevice, RtsConfiguration, RtsCycle, RtsCycleTransition } from './provisioning.records.js';
 
-export { ManagedDeviceEntity, RtsConfigurationEntity, RtsCycleEntity, RtsCycleTransitionEntity };
+/** A plain copy of a row: entities stay in here. */
+function plain<T extends object>(row: T): T {
+  return { ...row };
+}
+
+export type { ManagedDevice, RtsConfiguration, RtsCycle, RtsCycleTransition } from './provisioning.records.js';
 
 const ACTIVE_STATES: CycleState[] = ['requested', 'erase-queued', 'erase-acknowledged', 'provisioning', 'configured', 'stalled'];
 
@@ -29,45 +35,53 @@ export class ProvisioningRepository {
     this.gate = DataGate.of(dataSource);
   }
 
-  async saveConfiguration(configuration: RtsConfigurationEntity): Promise<void> {
+  async saveConfiguration(configuration: RtsConfiguration): Promise<void> {
     await this.gate.run(() => this.dataSource.getRepository(RtsConfigurationEntity).save(configuration));
   }
 
-  async findConfiguration(nameOrId: string): Promise<RtsConfigurationEntity | null> {
+  async findConfiguration(nameOrId: string): Promise<RtsConfiguration | null> {
     const repository = this.dataSource.getRepository(RtsConfigurationEntity);
 
-    return this.gate.run(async () => (await repository.findOneBy({ name: nameOrId })) ?? (await repository.findOneBy({ id: nameOrId })));
+    return this.gate.run(async () => {
+      const row = (await repository.findOneBy({ name: nameOrId })) ?? (await repository.findOneBy({ id: nameOrId }));
+
+      return row ? plain(row) : null;
+    });
   }
 
-  async listConfigurations(): Promise<RtsConfigurationEntity[]> {
-    return this.gate.run(() => this.dataSource.getRepository(RtsConfigurationEntity).find({ order: { name: 'ASC' } }));
+  async listConfigurations(): Promise<RtsConfiguration[]> {
+    return (await this.gate.run(() => this.dataSource.getRepository(RtsConfigurationEntity).find({ order: { name: 'ASC' } }))).map(plain);
   }
 
-  async findDevice(udid: string): Promise<ManagedDeviceEntity | null> {
-    return this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).findOneBy({ udid }));
+  async findDevice(udid: string): Promise<ManagedDevice | null> {
+    const row = await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).findOneBy({ udid }));
+
+    return row ? plain(row) : null;
   }
 
-  async saveDevice(device: ManagedDeviceEntity): Promise<void> {
+  async saveDevice(device: ManagedDevice): Promise<void> {
     await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).save(device));
   }
 
-  async listDevices(): Promise<ManagedDeviceEntity[]> {
-    return this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).find({ order: { udid: 'ASC' } }));
+  async listDevices(): Promise<ManagedDevice[]> {
+    return (await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).find({ order: { udid: 'ASC' } }))).map(plain);
   }
 
-  async findCycle(id: string): Promise<RtsCycleEntity | null> {
-    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findOneBy({ id }));
+  async findCycle(id: string): Promise<RtsCycle | null> {
+    const row = await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findOneBy({ id }));
+
+    return row ? plain(row) : null;
   }
 
-  async findCycles(ids: string[]): Promise<RtsCycleEntity[]> {
-    return ids.length === 0 ? [] : this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findBy({ id: In(ids) }));
+  async findCycles(ids: string[]): Promise<RtsCycle[]> {
+    return ids.length === 0 ? [] : (await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findBy({ id: In(ids) }))).map(plain);
   }
 
-  async cyclesOf(udid: string): Promise<RtsCycleEntity[]> {
-    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({ where: { udid }, order: { requestedAt: 'DESC' } }));
+  async cyclesOf(udid: string): Promise<RtsCycle[]> {
+    return (await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({ where: { udid }, order: { requestedAt: 'DESC' } }))).map(plain);
   }
 
-  async transitionsOf(cycleIds: string[]): Promise<RtsCycleTransitionEntity[]> {
+  async transitionsOf(cycleIds: string[]): Promise<RtsCycleTransition[]> {
     if (cycleIds.length === 0) {
       return [];
     }
@@ -82,7 +96,7 @@ export class ProvisioningRepository {
    * Creates a cycle and makes it the device's current one, unless one is already running. A
    * stalled cycle does not block a new request: it fails, with the reason, and the new one starts.
    */
-  async startCycle(cycle: RtsCycleEntity): Promise<void> {
+  async startCycle(cycle: RtsCycle): Promise<void> {
     await this.gate.transaction(async (manager) => {
       // Two requests for one device at once on PostgreSQL: the second waits here and then sees
       // the first one's cycle.
@@ -117,7 +131,7 @@ export class ProvisioningRepository {
    * writer holding an older copy (the timer, a late event) must not undo a newer transition.
    * A finished cycle frees the device. Returns whether the transition was stored.
    */
-  async recordTransition(cycle: RtsCycleEntity, from: CycleState, reason: string | undefined, at: Date): Promise<boolean> {
+  async recordTransition(cycle: RtsCycle, from: CycleState, reason: string | undefined, at: Date): Promise<boolean> {
     return this.gate.transaction(async (manager) => {
       const stored = await manager.findOneBy(RtsCycleEntity, { id: cycle.id });
       if (!stored || stored.state !== from) {
@@ -145,7 +159,7 @@ export class ProvisioningRepository {
   }
 
   /** Changes some fields of a cycle without touching the rest (its state above all). */
-  async updateCycle(id: string, fields: Partial<Pick<RtsCycleEntity, 'planSteps' | 'reason' | 'releaseDueAt'>>): Promise<void> {
+  async updateCycle(id: string, fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt'>>): Promise<void> {
     await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
   }
 
@@ -155,7 +169,7 @@ export class ProvisioningRepository {
   }
 
   /** Unfinished cycles whose phase deadline has passed. */
-  async overdueCycles(now: Date): Promise<RtsCycleEntity[]> {
+  async overdueCycles(now: Date): Promise<RtsCycle[]> {
     return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({
       where: { state: In(ACTIVE_STATES.filter((state) => state !== 'stalled')), deadlineAt: LessThan(now) },
       take: 500,
@@ -163,7 +177,7 @@ export class ProvisioningRepository {
   }
 
   /** Cycles still provisioning whose release timeout has passed. */
-  async releaseDue(now: Date): Promise<RtsCycleEntity[]> {
+  async releaseDue(now: Date): Promise<RtsCycle[]> {
     return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({
       where: { state: In(['provisioning', 'stalled']), releaseDueAt: LessThan(now), releaseCommandUuid: Not(IsNull()) },
       take: 500,

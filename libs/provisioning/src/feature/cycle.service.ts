@@ -15,7 +15,7 @@ import {
 
 import { ProvisioningPlan } from '../domain/plan.js';
 import { CycleInput, isTerminal, nextState } from '../domain/rts-cycle.js';
-import { ProvisioningRepository, RtsCycleEntity } from '../data-access/provisioning.repository.js';
+import { ProvisioningRepository, RtsCycle } from '../data-access/provisioning.repository.js';
 import { PROVISIONING_SETTINGS } from './provisioning.settings.js';
 import type { ProvisioningSettings } from './provisioning.settings.js';
 
@@ -50,7 +50,7 @@ export class CycleService {
    * Applies one input; returns false when it does not apply in the cycle's state, or when the
    * stored cycle moved on since this copy was read (the copy is then stale and left alone).
    */
-  async apply(cycle: RtsCycleEntity, input: CycleInput, causationId?: string): Promise<boolean> {
+  async apply(cycle: RtsCycle, input: CycleInput, causationId?: string): Promise<boolean> {
     const result = nextState(cycle.state, input, cycle.stalledIn ?? undefined);
     if (!result) {
       return false;
@@ -77,7 +77,7 @@ export class CycleService {
   }
 
   /** Announces a cycle that was just created in `requested`. */
-  async announceRequested(cycle: RtsCycleEntity): Promise<void> {
+  async announceRequested(cycle: RtsCycle): Promise<void> {
     await this.announce(cycle, undefined, undefined, cycle.requestedAt);
   }
 
@@ -109,7 +109,7 @@ export class CycleService {
    * or Error on a step must never hold the release back (B13), and the queue offers it as soon as
    * every step before it was answered in the session.
    */
-  async provision(cycle: RtsCycleEntity, enrollmentId: string, plan: ProvisioningPlan, causationId?: string): Promise<void> {
+  async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, causationId?: string): Promise<void> {
     const steps = planCommands(plan);
     const release = queued(buildDeviceConfigured());
     cycle.newEnrollmentId = enrollmentId;
@@ -126,7 +126,7 @@ export class CycleService {
   }
 
   /** Past the release timeout, DeviceConfigured jumps the queue; the cycle records why. */
-  async forceRelease(cycle: RtsCycleEntity): Promise<void> {
+  async forceRelease(cycle: RtsCycle): Promise<void> {
     const steps = JSON.parse(cycle.planSteps) as Record<string, PlanStep>;
     const unanswered = Object.values(steps).filter((step) => step.outcome === 'queued' || step.outcome === 'delivered' || step.outcome === 'not-now');
     const reason = `release timeout after ${this.settings.releaseTimeoutSeconds} s; unfinished steps: ${unanswered.map((step) => `${step.requestType} (${step.outcome})`).join(', ') || 'none'}`;
@@ -141,7 +141,7 @@ export class CycleService {
   }
 
   /** Records what happened to a plan step; outcomes never block the cycle. */
-  async recordStep(cycle: RtsCycleEntity, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {
+  async recordStep(cycle: RtsCycle, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {
     const steps = JSON.parse(cycle.planSteps) as Record<string, PlanStep>;
     const step = steps[commandUuid];
     if (!step || step.outcome === 'acknowledged' || step.outcome === 'error') {
@@ -152,7 +152,7 @@ export class CycleService {
     await this.repository.updateCycle(cycle.id, { planSteps: cycle.planSteps });
   }
 
-  private stamp(cycle: RtsCycleEntity, state: CycleState, at: Date): void {
+  private stamp(cycle: RtsCycle, state: CycleState, at: Date): void {
     const deadline = new Date(at.getTime() + this.settings.phaseDeadlineSeconds * 1000);
     switch (state) {
       case 'erase-queued':
@@ -189,7 +189,7 @@ export class CycleService {
     }
   }
 
-  private async announce(cycle: RtsCycleEntity, from: CycleState | undefined, reason: string | undefined, at: Date, causationId?: string): Promise<void> {
+  private async announce(cycle: RtsCycle, from: CycleState | undefined, reason: string | undefined, at: Date, causationId?: string): Promise<void> {
     const fields = { udid: cycle.udid, cycleId: cycle.id, from, to: cycle.state, reason };
     if (cycle.state === 'failed' || cycle.state === 'stalled') {
       this.logger.warn(fields, 'cycle transition');

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { phaseDurations } from '../domain/rts-cycle.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
-import { ManagedDeviceEntity, ProvisioningRepository, RtsCycleEntity, RtsCycleTransitionEntity } from '../data-access/provisioning.repository.js';
+import { ManagedDevice, ProvisioningRepository, RtsCycle, RtsCycleTransition } from '../data-access/provisioning.repository.js';
 import { PlanStep } from './cycle.service.js';
 
 /** Read models of the admin API, mapped explicitly from the tables. */
@@ -47,7 +47,7 @@ export class DeviceQueryService {
   }
 }
 
-function deviceView(device: ManagedDeviceEntity, cycle?: RtsCycleEntity) {
+function deviceView(device: ManagedDevice, cycle?: RtsCycle) {
   return {
     udid: device.udid,
     serialNumber: device.serialNumber,
@@ -73,7 +73,7 @@ function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
 }
 
-function cycleView(cycle: RtsCycleEntity, transitions: RtsCycleTransitionEntity[]) {
+function cycleView(cycle: RtsCycle, transitions: RtsCycleTransition[]) {
   return {
     id: cycle.id,
     udid: cycle.udid,

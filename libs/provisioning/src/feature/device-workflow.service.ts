@@ -12,7 +12,7 @@ import { createLogger } from '@turnaround/platform';
 import { buildDeviceConfigured, buildDeviceInformation, buildSecurityInfo } from '@turnaround/protocol';
 
 import { readPlan } from '../domain/plan.js';
-import { ManagedDeviceEntity, ProvisioningRepository, RtsCycleEntity } from '../data-access/provisioning.repository.js';
+import { ManagedDevice, ProvisioningRepository, RtsCycle } from '../data-access/provisioning.repository.js';
 import { CycleService, PlanStep, queued } from './cycle.service.js';
 
 /** What the service asks every device right after it enrolls: who it is and how it is managed. */
@@ -45,20 +45,25 @@ export class DeviceWorkflowService {
   async enrolled(event: DataOf<typeof DeviceEnrolled>, causationId: string): Promise<void> {
     const now = new Date();
     const existing = await this.repository.findDevice(event.udid);
-    const device = existing ?? Object.assign(new ManagedDeviceEntity(), { udid: event.udid, currentCycleId: null, enrolledViaAde: null, supervised: null, activationLockEnabled: null });
     const sameEnrollment = existing?.enrollmentId === event.enrollmentId;
-    Object.assign(device, {
+    const device: ManagedDevice = {
+      udid: event.udid,
+      currentCycleId: existing?.currentCycleId ?? null,
+      releaseCommandUuid: existing?.releaseCommandUuid ?? null,
+      enrolledViaAde: existing?.enrolledViaAde ?? null,
+      supervised: existing?.supervised ?? null,
+      activationLockEnabled: existing?.activationLockEnabled ?? null,
       enrollmentId: event.enrollmentId,
       enrollmentStatus: 'enrolled',
-      serialNumber: event.serialNumber ?? device.serialNumber ?? null,
-      productName: event.productName ?? device.productName ?? null,
-      osVersion: event.osVersion ?? device.osVersion ?? null,
+      serialNumber: event.serialNumber ?? existing?.serialNumber ?? null,
+      productName: event.productName ?? existing?.productName ?? null,
+      osVersion: event.osVersion ?? existing?.osVersion ?? null,
       platform: event.platform,
       userEnrollment: event.userEnrollment,
       awaitingConfiguration: event.awaitingConfiguration,
       enrolledAt: sameEnrollment && existing ? existing.enrolledAt : now,
       updatedAt: now,
-    });
+    };
     if (event.fresh && !sameEnrollment) {
       // A fresh enrollment starts with nothing known: facts from before an erase may be stale (B06).
       device.releaseCommandUuid = null;
@@ -168,13 +173,13 @@ export class DeviceWorkflowService {
     }
   }
 
-  private async currentCycle(device: ManagedDeviceEntity): Promise<RtsCycleEntity | null> {
+  private async currentCycle(device: ManagedDevice): Promise<RtsCycle | null> {
     return device.currentCycleId ? this.repository.findCycle(device.currentCycleId) : null;
   }
 }
 
 /** Copies what the device told us into its record; a fact the device did not report stays. */
-function applyFacts(device: ManagedDeviceEntity, facts: NonNullable<DataOf<typeof CommandAcknowledged>['facts']>): void {
+function applyFacts(device: ManagedDevice, facts: NonNullable<DataOf<typeof CommandAcknowledged>['facts']>): void {
   const information = facts.deviceInformation ?? {};
   const security = facts.securityInfo ?? {};
   const text = (part: Record<string, unknown>, key: string): string | undefined => (typeof part[key] === 'string' ? (part[key] as string) : undefined);

@@ -18,10 +18,10 @@ import {
 import { ProvisioningError } from '../domain/provisioning.errors.js';
 import {
   ActiveCycleExistsError,
-  ManagedDeviceEntity,
+  ManagedDevice,
   ProvisioningRepository,
-  RtsConfigurationEntity,
-  RtsCycleEntity,
+  RtsConfiguration,
+  RtsCycle,
 } from '../data-access/provisioning.repository.js';
 import { isTerminal } from '../domain/rts-cycle.js';
 import { CycleService, queued } from './cycle.service.js';
@@ -68,7 +68,7 @@ export class ReturnToServiceService {
     return results;
   }
 
-  private async startOne(udid: string, configuration: RtsConfigurationEntity): Promise<TriggerResult> {
+  private async startOne(udid: string, configuration: RtsConfiguration): Promise<TriggerResult> {
     try {
       return { udid, cycleId: await this.start(udid, configuration) };
     } catch (error) {
@@ -81,7 +81,7 @@ export class ReturnToServiceService {
     }
   }
 
-  private async start(udid: string, configuration: RtsConfigurationEntity): Promise<string> {
+  private async start(udid: string, configuration: RtsConfiguration): Promise<string> {
     const device = await this.eligibleDevice(udid);
     const need = mdmProfileNeed(device.enrolledViaAde, configuration.ade ? (JSON.parse(configuration.ade) as AdeAssignment) : null);
     const erase = queued(
@@ -94,13 +94,13 @@ export class ReturnToServiceService {
       }),
     );
     const now = new Date();
-    const cycle: RtsCycleEntity = Object.assign(new RtsCycleEntity(), {
+    const cycle: RtsCycle = {
       id: randomUUID(),
       udid,
       configurationId: configuration.id,
       configurationName: configuration.name,
-      trigger: 'service' as const,
-      state: 'requested' as const,
+      trigger: 'service',
+      state: 'requested',
       stalledIn: null,
       reason: null,
       enrollmentId: device.enrollmentId!,
@@ -119,7 +119,7 @@ export class ReturnToServiceService {
       deadlineAt: null,
       releaseDueAt: null,
       updatedAt: now,
-    });
+    };
     await this.repository.startCycle(cycle);
     try {
       await this.cycles.announceRequested(cycle);
@@ -139,7 +139,7 @@ export class ReturnToServiceService {
   }
 
   /** The device, if Return to Service may start for it now; otherwise why not. */
-  private async eligibleDevice(udid: string): Promise<ManagedDeviceEntity> {
+  private async eligibleDevice(udid: string): Promise<ManagedDevice> {
     const device = await this.repository.findDevice(udid);
     if (!device) {
       throw new ProvisioningError('DEVICE.NOT_FOUND', `no enrolled device ${udid} (a device that has just enrolled is known a moment later)`);
@@ -169,7 +169,7 @@ export class ReturnToServiceService {
     return device;
   }
 
-  private async enrollmentProfile(udid: string, configuration: RtsConfigurationEntity): Promise<Buffer> {
+  private async enrollmentProfile(udid: string, configuration: RtsConfiguration): Promise<Buffer> {
     if (configuration.enrollmentProfile) {
       return Buffer.from(configuration.enrollmentProfile, 'base64');
     }

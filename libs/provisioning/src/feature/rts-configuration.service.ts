@@ -8,7 +8,7 @@ import { inspectWifiPayloads, parseProfile, readAdeProfile } from '@turnaround/p
 import { AdeAssignment } from '../domain/mdm-profile-rule.js';
 import { readPlan, ProvisioningPlan } from '../domain/plan.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
-import { ProvisioningRepository, RtsConfigurationEntity } from '../data-access/provisioning.repository.js';
+import { ProvisioningRepository, RtsConfiguration } from '../data-access/provisioning.repository.js';
 
 export interface RtsConfigurationInput {
   name?: unknown;
@@ -79,7 +79,7 @@ export class RtsConfigurationService {
     }
     const existing = await this.repository.findConfiguration(input.name);
     const now = new Date();
-    const entity: RtsConfigurationEntity = Object.assign(new RtsConfigurationEntity(), {
+    const entity: RtsConfiguration = {
       id: existing?.id ?? randomUUID(),
       name: input.name,
       wifiProfile: wifiProfile?.toString('base64') ?? null,
@@ -88,7 +88,7 @@ export class RtsConfigurationService {
       plan: JSON.stringify(plan),
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
-    });
+    };
     await this.repository.saveConfiguration(entity);
     this.logger.info({ configuration: entity.name, id: entity.id, created: !existing }, 'RTS configuration saved');
 
@@ -192,7 +192,7 @@ function readAde(value: unknown): AdeAssignment {
   return result;
 }
 
-function view(entity: RtsConfigurationEntity): RtsConfigurationView {
+function view(entity: RtsConfiguration): RtsConfigurationView {
   const plan = readPlan(JSON.parse(entity.plan));
 
   return {
