@@ -4,6 +4,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, FindOneOptions, In, Not } from 'typeorm';
 
+import { DataGate } from '@turnaround/platform';
+
 import {
   CommandState,
   newCommands,
@@ -110,9 +112,11 @@ const PENDING = In([...PENDING_STATES]);
  */
 @Injectable()
 export class CommandQueueRepository {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly gate: DataGate;
 
-  constructor(@InjectDataSource('commands') private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource('commands') dataSource: DataSource) {
+    this.gate = DataGate.of(dataSource);
+  }
 
   async findIdentity(fingerprint: string): Promise<IdentityBinding | null> {
     return this.transaction(async (manager) => {
@@ -410,7 +414,7 @@ export class CommandQueueRepository {
       .orIgnore()
       .execute();
     const options: FindOneOptions<EnrollmentQueueEntity> = { where: { enrollmentId } };
-    if (this.dataSource.options.type === 'postgres') {
+    if (manager.connection.options.type === 'postgres') {
       options.lock = { mode: 'pessimistic_write' };
     }
 
@@ -418,15 +422,7 @@ export class CommandQueueRepository {
   }
 
   private transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (this.dataSource.options.type === 'postgres') {
-      return this.dataSource.transaction(work);
-    }
-    // TypeORM's SQLite driver shares one query runner, so two overlapping transactions would
-    // nest as savepoints of each other; queue them instead.
-    const run = this.tail.then(() => this.dataSource.transaction(work));
-    this.tail = run.catch(() => undefined);
-
-    return run;
+    return this.gate.transaction(work);
   }
 }
 
