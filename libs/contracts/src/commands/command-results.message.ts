@@ -1,5 +1,5 @@
 import { defineEvent } from '../envelope.js';
-import { array, facts, integer, nonEmptyString, object, oneOf, optional, string } from '../schema.js';
+import { array, boolean, facts, integer, nonEmptyString, object, oneOf, optional, string } from '../schema.js';
 
 const commandRef = {
   udid: nonEmptyString(),
@@ -8,10 +8,11 @@ const commandRef = {
   requestType: nonEmptyString(),
 };
 
+/** `bootstrapTokenIncluded`: for an erase that asked for it, whether escrow had a token to attach. */
 export const CommandDelivered = defineEvent(
   'CommandDelivered',
   'commands.command.delivered.v1',
-  object(commandRef),
+  object({ ...commandRef, bootstrapTokenIncluded: optional(boolean()) }),
 );
 
 /**
@@ -23,6 +24,8 @@ const resultFacts = object({
   deviceInformation: optional(facts()),
   securityInfo: optional(facts()),
   applications: optional(array(facts())),
+  /** An ActivationLockBypassCode result whose code was handed to escrow; the code itself never. */
+  bypassCodeEscrowed: optional(boolean()),
 });
 
 export const CommandAcknowledged = defineEvent(
@@ -36,7 +39,8 @@ export const CommandFailed = defineEvent(
   'commands.command.failed.v1',
   object({
     ...commandRef,
-    status: oneOf('Error', 'CommandFormatError'),
+    /** `Refused`: never delivered, because it no longer applies (see EnqueueCommands). */
+    status: oneOf('Error', 'CommandFormatError', 'Refused'),
     errors: array(
       object({
         code: optional(integer()),

@@ -1,10 +1,16 @@
 import { defineEvent } from '../envelope.js';
-import { array, base64, nonEmptyString, object, oneOf } from '../schema.js';
+import { array, base64, boolean, nonEmptyString, object, oneOf, optional } from '../schema.js';
 
 /**
  * "Queue these commands for this enrollment", sent by the provisioning service. `command` is the
  * XML plist of the Command dictionary (RequestType and its keys), built with @turnaround/protocol.
  * Delivered at least once: the commands service ignores a CommandUUID it already has.
+ *
+ * - `attachBootstrapToken`: an EraseDevice whose `ReturnToService.BootstrapToken` is filled in only
+ *   when the command is delivered, fetched from escrow with `reason` for its audit; the queued row
+ *   and this message never hold the token.
+ * - `whileAwaitingConfiguration`: the command only makes sense before DeviceConfigured; once the
+ *   enrollment's DeviceConfigured was acknowledged it is refused (DeviceConfigured itself always is).
  */
 export const EnqueueCommands = defineEvent(
   'EnqueueCommands',
@@ -14,7 +20,13 @@ export const EnqueueCommands = defineEvent(
     enrollmentId: nonEmptyString(),
     placement: oneOf('back', 'front'),
     commands: array(
-      object({ commandUuid: nonEmptyString(), requestType: nonEmptyString(), command: base64() }),
+      object({
+        commandUuid: nonEmptyString(),
+        requestType: nonEmptyString(),
+        command: base64(),
+        attachBootstrapToken: optional(object({ reason: nonEmptyString() })),
+        whileAwaitingConfiguration: optional(boolean()),
+      }),
     ),
   }),
 );

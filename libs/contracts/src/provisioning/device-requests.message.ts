@@ -1,0 +1,49 @@
+import { defineRequest } from '../envelope.js';
+import { base64, boolean, nonEmptyString, object, oneOf, optional, string } from '../schema.js';
+
+/**
+ * Check-in asks, for a ReturnToService check-in, what this device's Return to Service looks like
+ * now. With `enabled`, provisioning has started a cycle (trigger user or idle) and the reply holds
+ * the same pieces it would put in EraseDevice; check-in adds the bootstrap token from escrow when
+ * `attachBootstrapToken` is set. Without it, `reason` says why RTS is off for the device.
+ */
+export const PrepareDeviceReturnToService = defineRequest(
+  'PrepareDeviceReturnToService',
+  'provisioning.device.prepare-return-to-service.v1',
+  'provisioning',
+  object({ udid: nonEmptyString(), enrollmentId: nonEmptyString() }),
+  object({
+    enabled: boolean(),
+    reason: optional(string()),
+    cycleId: optional(nonEmptyString()),
+    trigger: optional(oneOf('user', 'idle')),
+    wifiProfileData: optional(base64()),
+    mdmProfileData: optional(base64()),
+    preserveDataPlan: optional(boolean()),
+    attachBootstrapToken: optional(boolean()),
+  }),
+);
+
+/**
+ * Check-in asks, before it hands a device its enrollment profile (the ADE fetch with MachineInfo),
+ * whether the device must update its OS first. `update` is answered with Apple's 403
+ * software-update-required; check-in only asks for devices whose MachineInfo allows it.
+ */
+export const CheckEnrollmentPolicy = defineRequest(
+  'CheckEnrollmentPolicy',
+  'provisioning.device.check-enrollment-policy.v1',
+  'provisioning',
+  object({
+    udid: nonEmptyString(),
+    serialNumber: optional(string()),
+    product: optional(string()),
+    osVersion: optional(string()),
+    buildVersion: optional(string()),
+  }),
+  object({
+    action: oneOf('enroll', 'update'),
+    osVersion: optional(nonEmptyString()),
+    buildVersion: optional(nonEmptyString()),
+    message: optional(string()),
+  }),
+);
