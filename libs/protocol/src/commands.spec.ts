@@ -13,13 +13,17 @@ import {
   buildReturnToServiceResponse,
   buildSecurityInfo,
   buildSettings,
+  buildSoftwareUpdateRequired,
   encodeCommand,
   parseCommand,
+  SOFTWARE_UPDATE_REQUIRED_CODE,
+  type SoftwareUpdateRequiredOptions,
 } from './commands.js';
 import { decodePlist, encodePlistBinary, encodePlistXml } from './plist-codec.js';
 import type { PlistDict } from './plist-types.js';
 import { expectProtocolError } from './testing/expect-error.js';
 import { listFixtures, readFixture } from './testing/fixtures.js';
+import { findEntry, readSchema, schemaTypeOf } from './testing/schema-yaml.js';
 import { dictXml, xmlPlist } from './testing/xml.js';
 
 const wifiProfile = readFixture('profile', 'wifi-return-to-service-hidden-any.mobileconfig');
@@ -279,10 +283,94 @@ describe('other command builders', () => {
     expectProtocolError(() => buildSettings([{ DeviceName: 'x' }]), 'COMMAND.INVALID_ARGUMENT');
   });
 
+  it('write the Return to Service idle timeout as an <integer>, never a <real> or <string>', () => {
+    const xml = encodeCommand(
+      'C-1',
+      buildSettings([{ Item: 'SharedDeviceConfiguration', TemporarySessionTimeout: 900 }]),
+    ).toString('utf8');
+
+    expect(xml).toMatch(/<key>TemporarySessionTimeout<\/key>\s*<integer>900<\/integer>/);
+    expect(parseCommand(Buffer.from(xml)).command['Settings']).toEqual([
+      { Item: 'SharedDeviceConfiguration', TemporarySessionTimeout: 900 },
+    ]);
+  });
+
   it('refuse empty identifiers and queries', () => {
     expectProtocolError(() => buildRemoveProfile(''), 'COMMAND.INVALID_ARGUMENT');
     expectProtocolError(() => buildDeviceInformation([]), 'COMMAND.INVALID_ARGUMENT');
     expectProtocolError(() => buildManagedApplicationList(['']), 'COMMAND.INVALID_ARGUMENT');
+  });
+});
+
+describe('buildSoftwareUpdateRequired', () => {
+  const schema = readSchema('mdm/errors/softwareupdate.required.yaml');
+
+  function expectDocumented(dict: PlistDict, prefix: string[] = []): void {
+    for (const [key, value] of Object.entries(dict)) {
+      const entry = findEntry(schema.payloadkeys, [...prefix, key]);
+
+      expect({ key: [...prefix, key].join('.'), type: entry?.type }).toEqual({
+        key: [...prefix, key].join('.'),
+        type: schemaTypeOf(value),
+      });
+      if (entry?.type === 'dictionary') expectDocumented(value as PlistDict, [...prefix, key]);
+    }
+  }
+
+  it('builds the minimal body: the code and details.OSVersion, both required', () => {
+    expect(buildSoftwareUpdateRequired({ osVersion: '26.4' })).toEqual({
+      code: 'com.apple.softwareupdate.required',
+      details: { OSVersion: '26.4' },
+    });
+  });
+
+  it('writes every option under the key names and types of the schema', () => {
+    const body = buildSoftwareUpdateRequired({
+      osVersion: '26.4 (a)',
+      buildVersion: '23E100a',
+      message: 'This device must update before setup can continue.',
+      description: 'policy rts-visionos: minimum 26.4 (a)',
+      requireBetaProgram: { description: 'Seed program', token: 'seed-token' },
+    });
+
+    expect(body).toEqual({
+      code: SOFTWARE_UPDATE_REQUIRED_CODE,
+      description: 'policy rts-visionos: minimum 26.4 (a)',
+      message: 'This device must update before setup can continue.',
+      details: {
+        OSVersion: '26.4 (a)',
+        BuildVersion: '23E100a',
+        RequireBetaProgram: { Description: 'Seed program', Token: 'seed-token' },
+      },
+    });
+    expectDocumented(body);
+    expect(findEntry(schema.payloadkeys, ['code'])?.rangelist).toEqual([body.code]);
+  });
+
+  it('gives the same body as JSON and as an XML plist', () => {
+    const body = buildSoftwareUpdateRequired({ osVersion: '26.10', buildVersion: '23H5' });
+
+    expect(JSON.parse(JSON.stringify(body))).toEqual(body);
+    expect(decodePlist(encodePlistXml(body))).toEqual(body);
+  });
+
+  it.each<[string, unknown]>([
+    ['no version', {}],
+    ['a number, which loses digits (26.10 is 26.1)', { osVersion: 26.1 }],
+    ['an empty version', { osVersion: '' }],
+    ['a suffix without its space', { osVersion: '26.4(a)' }],
+    ['a version with words', { osVersion: 'iOS 26.4' }],
+    ['a build that is not an Apple build', { osVersion: '26.4', buildVersion: '26.4' }],
+    ['a non-string message', { osVersion: '26.4', message: 42 }],
+    [
+      'a beta program without token',
+      { osVersion: '26.4', requireBetaProgram: { description: 'x' } },
+    ],
+  ])('refuses %s', (_, options) => {
+    expectProtocolError(
+      () => buildSoftwareUpdateRequired(options as SoftwareUpdateRequiredOptions),
+      'COMMAND.INVALID_ARGUMENT',
+    );
   });
 });
 

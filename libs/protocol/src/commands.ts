@@ -390,6 +390,92 @@ export function buildClearActivationLockBypassCode(): Command {
   return { RequestType: 'ClearActivationLockBypassCode' };
 }
 
+// ---------------------------------------------------------------- 403 software update required
+
+/** The `code` of Apple's 403 error that asks an enrolling device to update its OS first. */
+export const SOFTWARE_UPDATE_REQUIRED_CODE = 'com.apple.softwareupdate.required';
+
+/** Options of {@link buildSoftwareUpdateRequired} (mdm/errors/softwareupdate.required.yaml). */
+export interface SoftwareUpdateRequiredOptions {
+  /** Target version, e.g. `26.4`, optionally with a supplemental suffix: `26.4 (a)`. */
+  osVersion: string;
+  /** Target build, e.g. `23E100` (seeding); if it disagrees with osVersion, osVersion wins. */
+  buildVersion?: string;
+  /** Shown to the person at the device. */
+  message?: string;
+  /** For logs only; the device never shows it. */
+  description?: string;
+  /** iOS 17.5 / macOS 14.5: enroll the device in a beta program (AxM seeding-service token). */
+  requireBetaProgram?: { description: string; token: string };
+}
+
+/** The 403 body; a type alias (not an interface) so it is both a JSON object and a PlistDict. */
+export type SoftwareUpdateRequiredBody = {
+  code: typeof SOFTWARE_UPDATE_REQUIRED_CODE;
+  description?: string;
+  message?: string;
+  details: {
+    OSVersion: string;
+    BuildVersion?: string;
+    RequireBetaProgram?: { Description: string; Token: string };
+  };
+};
+
+// A marketing version with up to three numeric parts and Apple's supplemental suffix ("(a)").
+const OS_VERSION = /^\d+(\.\d+){0,2}( \([a-z]\))?$/;
+// A build such as 23E100, a beta 23A5276f, or a supplemental 20A242a.
+const BUILD_VERSION = /^\d+[A-Z]\d+[a-z]*$/;
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') invalid(`${name} must be a string`);
+
+  return value;
+}
+
+/**
+ * Builds the body of the `403` that makes a device enrolling in Setup Assistant update its OS
+ * first (`ErrorCodeSoftwareUpdateRequired`; iOS 17, macOS 14, visionOS 26). Send it as JSON or as
+ * an XML plist with the matching `Content-Type`, and only to a device whose MachineInfo says
+ * `MDM_CAN_REQUEST_SOFTWARE_UPDATE`. Throws `COMMAND.INVALID_ARGUMENT` for a version that is not
+ * dotted numeric (with an optional `(a)` suffix) or a build that is not an Apple build number.
+ */
+export function buildSoftwareUpdateRequired(
+  options: SoftwareUpdateRequiredOptions,
+): SoftwareUpdateRequiredBody {
+  if (typeof options?.osVersion !== 'string' || !OS_VERSION.test(options.osVersion)) {
+    invalid('osVersion must be a version such as "26.4" or "26.4 (a)"');
+  }
+  if (
+    options.buildVersion !== undefined &&
+    (typeof options.buildVersion !== 'string' || !BUILD_VERSION.test(options.buildVersion))
+  ) {
+    invalid('buildVersion must be a build such as "23E100"');
+  }
+
+  const details: SoftwareUpdateRequiredBody['details'] = { OSVersion: options.osVersion };
+
+  if (options.buildVersion !== undefined) details.BuildVersion = options.buildVersion;
+  if (options.requireBetaProgram !== undefined) {
+    const beta = options.requireBetaProgram;
+
+    details.RequireBetaProgram = {
+      Description: nonEmptyString('requireBetaProgram.description', beta?.description),
+      Token: nonEmptyString('requireBetaProgram.token', beta?.token),
+    };
+  }
+
+  const description = optionalString('description', options.description);
+  const message = optionalString('message', options.message);
+
+  return {
+    code: SOFTWARE_UPDATE_REQUIRED_CODE,
+    ...(description === undefined ? {} : { description }),
+    ...(message === undefined ? {} : { message }),
+    details,
+  };
+}
+
 // ---------------------------------------------------------------- wire form
 
 /** Writes the command as the XML plist `{CommandUUID, Command}` the device receives. */

@@ -161,3 +161,10 @@ export {
   type DeclarativeStatusReport,
 } from './ddm-status.js';
 export type { JsonObject, JsonValue } from './json-access.js';
+export {
+  SOFTWARE_UPDATE_REQUIRED_CODE,
+  buildSoftwareUpdateRequired,
+  type SoftwareUpdateRequiredBody,
+  type SoftwareUpdateRequiredOptions,
+} from './commands.js';
+export { checkCmsIntegrity, type CmsIntegrity } from './cms-integrity.js';

@@ -1,7 +1,8 @@
 import forge from 'node-forge';
 
 import { unwrapCmsSignedData } from './cms.js';
-import { decodePlist, encodePlistBinary } from './plist-codec.js';
+import { decodePlist, encodePlistBinary, encodePlistXml } from './plist-codec.js';
+import type { PlistDict } from './plist-types.js';
 import { inspectWifiPayloads, parseProfile, type ConfigurationProfile } from './profiles.js';
 import { expectProtocolError } from './testing/expect-error.js';
 import { listFixtures, readFixture } from './testing/fixtures.js';
@@ -9,6 +10,19 @@ import { createTestIdentity, signAttached } from './testing/signing.js';
 import { dictXml, xmlPlist } from './testing/xml.js';
 
 const profile = (name: string): ConfigurationProfile => parseProfile(readFixture('profile', name));
+
+function wifiProfile(keys: PlistDict): ConfigurationProfile {
+  return parseProfile(
+    encodePlistXml({
+      PayloadType: 'Configuration',
+      PayloadIdentifier: 'com.example.profile',
+      PayloadUUID: 'P',
+      PayloadContent: [
+        { PayloadType: 'com.apple.wifi.managed', PayloadIdentifier: 'com.example.wifi', ...keys },
+      ],
+    }),
+  );
+}
 const identity = createTestIdentity();
 
 describe('parseProfile on the real profiles', () => {
@@ -260,6 +274,8 @@ describe('inspectWifiPayloads', () => {
         proxyType: 'None',
         hasQoSMarkingPolicy: false,
         disableAssociationMACRandomization: true,
+        hasEAPClientConfiguration: false,
+        mistypedKeys: [],
         raw: expect.any(Object),
       },
     ]);
@@ -288,11 +304,14 @@ describe('inspectWifiPayloads', () => {
       encryptionType: 'WPA',
       hasPassword: false,
       proxyType: 'Auto',
+      hasEAPClientConfiguration: true,
+      mistypedKeys: [],
       eap: {
         acceptEAPTypes: [25],
         hasUserName: true,
         hasUserPassword: false,
         hasStoredCredentials: false,
+        hasTLSTrustedCertificates: false,
         trustAnchors: [
           {
             uuid: '034AE5DD-9456-40FB-81E5-8F3B8EF0F9EC',
@@ -344,6 +363,62 @@ describe('inspectWifiPayloads', () => {
         trustAnchors: [{ uuid: 'MISSING-2', includedInProfile: false }],
       },
     });
+  });
+
+  it('lists keys whose type differs from the schema and leaves them out of the typed fields', () => {
+    const [wifi] = inspectWifiPayloads(
+      wifiProfile({
+        SSID_STR: 'Net',
+        AllowJoinBeforeFirstUnlock: 'true',
+        IsHotspot: 0,
+        ProxyType: false,
+        QoSMarkingPolicy: [],
+        Password: 42,
+        EAPClientConfiguration: {
+          AcceptEAPTypes: ['25'],
+          UserName: 7,
+          PayloadCertificateAnchorUUID: 'A-1',
+          TLSTrustedCertificates: ['Q0VSVA=='],
+        },
+      }),
+    );
+
+    expect(wifi).toMatchObject({
+      hasPassword: false,
+      hasQoSMarkingPolicy: true,
+      hasEAPClientConfiguration: true,
+      mistypedKeys: [
+        'Password',
+        'IsHotspot',
+        'ProxyType',
+        'QoSMarkingPolicy',
+        'AllowJoinBeforeFirstUnlock',
+        'EAPClientConfiguration.AcceptEAPTypes',
+        'EAPClientConfiguration.UserName',
+      ],
+      eap: { acceptEAPTypes: [], hasUserName: false, hasTLSTrustedCertificates: true },
+    });
+    expect(wifi).not.toHaveProperty('allowJoinBeforeFirstUnlock');
+    expect(wifi).not.toHaveProperty('isHotspot');
+    expect(wifi).not.toHaveProperty('proxyType');
+  });
+
+  it('reports an EAPClientConfiguration that is not a dictionary as present but unreadable', () => {
+    const [wifi] = inspectWifiPayloads(
+      wifiProfile({ SSID_STR: 'Net', EAPClientConfiguration: 'PEAP' }),
+    );
+
+    expect(wifi).toMatchObject({
+      hasEAPClientConfiguration: true,
+      mistypedKeys: ['EAPClientConfiguration'],
+    });
+    expect(wifi).not.toHaveProperty('eap');
+  });
+
+  it('names a Hotspot 2.0 network without SSID by its DomainName', () => {
+    expect(
+      inspectWifiPayloads(wifiProfile({ DomainName: 'hotspot.example.test', IsHotspot: true }))[0],
+    ).toMatchObject({ domainName: 'hotspot.example.test', isHotspot: true, mistypedKeys: [] });
   });
 
   it('returns nothing for a profile without Wi-Fi payloads', () => {

@@ -128,6 +128,8 @@ export interface WifiEapInspection {
   /** PayloadCertificateAnchorUUID, accepted both as documented (array) and as a single string. */
   trustAnchors: CertificateReference[];
   tlsTrustedServerNames: string[];
+  /** A non-empty TLSTrustedCertificates array. */
+  hasTLSTrustedCertificates: boolean;
   raw: PlistDict;
 }
 
@@ -147,10 +149,20 @@ export interface WifiPayloadInspection {
   hasQoSMarkingPolicy: boolean;
   allowJoinBeforeFirstUnlock?: boolean;
   disableAssociationMACRandomization?: boolean;
+  /** Hotspot 2.0 primary domain; names the network when SSID_STR is absent. */
+  domainName?: string;
   /** PayloadCertificateUUID: the identity certificate for EAP-TLS. */
   identityCertificate?: CertificateReference;
+  /** The EAPClientConfiguration key is present, whatever its type. */
+  hasEAPClientConfiguration: boolean;
   /** Present when the payload has an EAPClientConfiguration dictionary. */
   eap?: WifiEapInspection;
+  /**
+   * Keys read here whose value has another type than the schema's (`IsHotspot` as a string,
+   * `EAPClientConfiguration.UserName` as an integer, ...), as key paths. Such values are left out
+   * of the typed fields above, so a rule that reads only those fields would not see them.
+   */
+  mistypedKeys: string[];
   raw: PlistDict;
 }
 
@@ -162,6 +174,50 @@ function typed<T>(value: unknown, check: (v: unknown) => v is T): T | undefined 
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
+const isIntegerArray = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.every((item) => Number.isInteger(item));
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const isAnchorList = (v: unknown): boolean => isString(v) || isStringArray(v);
+
+// The schema type of each key the inspection reads (com.apple.wifi.managed.yaml).
+const PAYLOAD_KEY_CHECKS: ReadonlyArray<[string, (v: unknown) => boolean]> = [
+  ['SSID_STR', isString],
+  ['HIDDEN_NETWORK', isBoolean],
+  ['AutoJoin', isBoolean],
+  ['EncryptionType', isString],
+  ['Password', isString],
+  ['PayloadCertificateUUID', isString],
+  ['IsHotspot', isBoolean],
+  ['CaptiveBypass', isBoolean],
+  ['DomainName', isString],
+  ['ProxyType', isString],
+  ['QoSMarkingPolicy', isPlistDict],
+  ['AllowJoinBeforeFirstUnlock', isBoolean],
+  ['DisableAssociationMACRandomization', isBoolean],
+  ['EAPClientConfiguration', isPlistDict],
+];
+
+const EAP_KEY_CHECKS: ReadonlyArray<[string, (v: unknown) => boolean]> = [
+  ['AcceptEAPTypes', isIntegerArray],
+  ['UserName', isString],
+  ['UserPassword', isString],
+  ['OneTimeUserPassword', isBoolean],
+  // Documented as an array; a single string is accepted because real profiles carry one.
+  ['PayloadCertificateAnchorUUID', isAnchorList],
+  ['TLSTrustedServerNames', isStringArray],
+  ['TLSTrustedCertificates', isArray],
+];
+
+function mistyped(
+  dict: PlistDict,
+  checks: ReadonlyArray<[string, (v: unknown) => boolean]>,
+  prefix = '',
+): string[] {
+  return checks
+    .filter(([key, check]) => Object.hasOwn(dict, key) && !check(dict[key]))
+    .map(([key]) => `${prefix}${key}`);
+}
 
 function assign<T extends object>(target: T, values: Partial<T>): T {
   for (const [key, value] of Object.entries(values)) {
@@ -174,7 +230,7 @@ function assign<T extends object>(target: T, values: Partial<T>): T {
 /**
  * Lists the Wi-Fi payloads of a profile with the values that matter for an unattended join
  * (Return to Service). Values are reported as found; the rules that judge them live elsewhere.
- * Mistyped values are left out of the typed fields and stay in `raw`.
+ * Mistyped values are left out of the typed fields, listed in `mistypedKeys` and kept in `raw`.
  */
 export function inspectWifiPayloads(profile: ConfigurationProfile): WifiPayloadInspection[] {
   const byUuid = new Map<string, ProfilePayload>();
@@ -196,11 +252,17 @@ export function inspectWifiPayloads(profile: ConfigurationProfile): WifiPayloadI
     .map((payload) => {
       const raw = payload.raw;
       const password = raw['Password'];
+      const eap = raw['EAPClientConfiguration'];
       const inspection = assign<WifiPayloadInspection>(
         {
           payloadIdentifier: payload.payloadIdentifier,
           hasPassword: typeof password === 'string' && password !== '',
           hasQoSMarkingPolicy: Object.hasOwn(raw, 'QoSMarkingPolicy'),
+          hasEAPClientConfiguration: Object.hasOwn(raw, 'EAPClientConfiguration'),
+          mistypedKeys: [
+            ...mistyped(raw, PAYLOAD_KEY_CHECKS),
+            ...(isPlistDict(eap) ? mistyped(eap, EAP_KEY_CHECKS, 'EAPClientConfiguration.') : []),
+          ],
           raw,
         },
         {
@@ -217,15 +279,13 @@ export function inspectWifiPayloads(profile: ConfigurationProfile): WifiPayloadI
             raw['DisableAssociationMACRandomization'],
             isBoolean,
           ),
+          domainName: typed(raw['DomainName'], isString),
         },
       );
       const identityUuid = raw['PayloadCertificateUUID'];
 
       if (typeof identityUuid === 'string')
         inspection.identityCertificate = reference(identityUuid);
-
-      const eap = raw['EAPClientConfiguration'];
-
       if (isPlistDict(eap)) inspection.eap = inspectEap(eap, reference);
 
       return inspection;
@@ -245,6 +305,7 @@ function inspectEap(
     typeof anchors === 'string' ? [anchors] : Array.isArray(anchors) ? anchors : [];
   const types = eap['AcceptEAPTypes'];
   const names = eap['TLSTrustedServerNames'];
+  const trustedCertificates = eap['TLSTrustedCertificates'];
 
   return assign<WifiEapInspection>(
     {
@@ -256,6 +317,8 @@ function inspectEap(
       hasStoredCredentials: hasUserName && hasUserPassword,
       trustAnchors: anchorList.filter(isString).map(reference),
       tlsTrustedServerNames: Array.isArray(names) ? names.filter(isString) : [],
+      hasTLSTrustedCertificates:
+        Array.isArray(trustedCertificates) && trustedCertificates.length > 0,
       raw: eap,
     },
     { oneTimeUserPassword: typed(eap['OneTimeUserPassword'], isBoolean) },

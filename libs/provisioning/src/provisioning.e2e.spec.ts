@@ -163,7 +163,7 @@ describe('provisioning workflow', () => {
     await emit(CommandAcknowledged, { udid: 'UDID-STD', enrollmentId: 'E1', commandUuid: erase.commandUuid, requestType: 'EraseDevice' }, 'UDID-STD');
     await enroll('UDID-STD', 'E2', { awaiting: true });
     const plan = queuedFor('UDID-STD', 'E2').map((command) => command.requestType);
-    expect(plan).toEqual(['DeviceInformation', 'SecurityInfo', 'InstallProfile', 'InstallApplication', 'DeviceConfigured']);
+    expect(plan).toEqual(['DeviceInformation', 'SecurityInfo', 'ActivationLockBypassCode', 'InstallProfile', 'InstallApplication', 'DeviceConfigured']);
 
     const release = queuedFor('UDID-STD', 'E2').at(-1)!;
     await emit(CommandAcknowledged, { udid: 'UDID-STD', enrollmentId: 'E2', commandUuid: release.commandUuid, requestType: 'DeviceConfigured' }, 'UDID-STD');
@@ -322,15 +322,15 @@ describe('provisioning workflow', () => {
   it('releases a device that enrolls awaiting configuration outside any cycle (B06)', async () => {
     await enroll('UDID-FIRST', 'E1', { awaiting: true });
 
-    expect(queuedFor('UDID-FIRST', 'E1').map((command) => command.requestType)).toEqual(['DeviceInformation', 'SecurityInfo', 'DeviceConfigured']);
+    expect(queuedFor('UDID-FIRST', 'E1').map((command) => command.requestType)).toEqual(['DeviceInformation', 'SecurityInfo', 'ActivationLockBypassCode', 'DeviceConfigured']);
     await emit(AwaitConfiguration, { udid: 'UDID-FIRST', enrollmentId: 'E1' }, 'UDID-FIRST');
     expect(queuedFor('UDID-FIRST', 'E1').filter((command) => command.requestType === 'DeviceConfigured')).toHaveLength(1);
   });
 
   it.each([
     ['a Wi-Fi profile base64-encoded twice (B02)', { wifiProfile: Buffer.from(WIFI.toString('base64')).toString('base64') }, 'base64-encoded twice'],
-    ['a profile without a Wi-Fi payload', { wifiProfile: RESTRICTIONS.toString('base64') }, 'no com.apple.wifi.managed payload'],
-    ['enterprise Wi-Fi without credentials (B03 a)', { wifiProfile: EAP_WITHOUT_CREDENTIALS.toString('base64') }, 'without credentials'],
+    ['a profile without a Wi-Fi payload', { wifiProfile: RESTRICTIONS.toString('base64') }, 'has no Wi-Fi payload (com.apple.wifi.managed)'],
+    ['enterprise Wi-Fi without credentials (B03 a)', { wifiProfile: EAP_WITHOUT_CREDENTIALS.toString('base64') }, 'without UserPassword and without an identity certificate'],
     ['bytes that are no profile', { wifiProfile: Buffer.from('hello').toString('base64') }, 'not a readable configuration profile'],
   ])('refuses a configuration with %s, saying why', async (_name, body, message) => {
     const answer = await api('PUT', '/rts-configurations/bad', { ...body, plan: {} });

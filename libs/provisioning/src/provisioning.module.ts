@@ -9,7 +9,9 @@ import { AdminApiGuard } from './feature/admin-api.guard.js';
 import { AdminController } from './feature/admin.controller.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { CycleService } from './feature/cycle.service.js';
+import { DeviceRequestsConsumer } from './feature/device-requests.consumer.js';
 import { DeviceQueryService } from './feature/device-query.service.js';
+import { DeviceAssignmentService } from './feature/device-assignment.service.js';
 import { DeviceWorkflowService } from './feature/device-workflow.service.js';
 import { PROVISIONING_SETTINGS } from './feature/provisioning.settings.js';
 import { ReturnToServiceService } from './feature/return-to-service.service.js';
@@ -26,7 +28,7 @@ export class ProvisioningModule {
         ...persistenceFor('provisioning', config, PROVISIONING_ENTITIES),
         MessagingModule.forService('provisioning', transport),
       ],
-      controllers: [AdminController, WorkflowConsumer],
+      controllers: [AdminController, WorkflowConsumer, DeviceRequestsConsumer],
       providers: [
         {
           provide: PROVISIONING_SETTINGS,
@@ -42,6 +44,7 @@ export class ProvisioningModule {
         CycleTimerService,
         DeviceQueryService,
         DeviceWorkflowService,
+        DeviceAssignmentService,
         ReturnToServiceService,
         RtsConfigurationService,
         AdminApiGuard,

@@ -28,6 +28,18 @@ export class RtsConfigurationEntity implements RtsConfiguration {
   @Column({ type: 'text' })
   plan!: string;
 
+  @Column({ type: 'boolean', default: false })
+  preserveApps!: boolean;
+
+  @Column({ type: 'boolean', default: false })
+  preserveDataPlan!: boolean;
+
+  @Column({ type: 'integer', nullable: true })
+  temporarySessionTimeout!: number | null;
+
+  @Column({ type: 'text', nullable: true })
+  osPolicy!: string | null;
+
   @Column()
   createdAt!: Date;
 
@@ -81,6 +93,12 @@ export class ManagedDeviceEntity implements ManagedDevice {
   @Column({ type: 'varchar', length: 64, nullable: true })
   releaseCommandUuid!: string | null;
 
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  rtsConfigurationId!: string | null;
+
+  @Column({ type: Date, nullable: true })
+  inServiceSince!: Date | null;
+
   @Column()
   enrolledAt!: Date;
 
@@ -124,8 +142,8 @@ export class RtsCycleEntity implements RtsCycle {
   @Column({ type: 'varchar', length: 64, nullable: true })
   newEnrollmentId!: string | null;
 
-  @Column({ type: 'varchar', length: 64 })
-  eraseCommandUuid!: string;
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  eraseCommandUuid!: string | null;
 
   @Column({ type: 'varchar', length: 64, nullable: true })
   releaseCommandUuid!: string | null;
@@ -136,6 +154,24 @@ export class RtsCycleEntity implements RtsCycle {
 
   @Column({ type: 'varchar', length: 32, nullable: true })
   mdmProfileBecause!: string | null;
+
+  @Column({ type: 'boolean', default: false })
+  preserveApps!: boolean;
+
+  @Column({ type: 'text', nullable: true })
+  preservationDeclined!: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  snapshotCommandUuid!: string | null;
+
+  @Column({ type: 'integer', default: 0 })
+  snapshotNotNows!: number;
+
+  @Column({ type: 'text', nullable: true })
+  snapshotApps!: string | null;
+
+  @Column({ type: Date, nullable: true })
+  snapshotStartedAt!: Date | null;
 
   @Column()
   requestedAt!: Date;

@@ -10,6 +10,14 @@ export interface RtsConfiguration {
   enrollmentProfile: string | null;
   ade: string | null;
   plan: string;
+  /** RTS with app preservation where the device allows it (ADE, iOS/iPadOS/visionOS 26+). */
+  preserveApps: boolean;
+  /** EraseDevice / ReturnToService answer: keep the eSIM data plan (top-level key). */
+  preserveDataPlan: boolean;
+  /** visionOS idle trigger, seconds; 0 turns it off, null leaves the device's setting alone. */
+  temporarySessionTimeout: number | null;
+  /** JSON of the OS-version policy (domain/os-policy), or null. */
+  osPolicy: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -29,6 +37,10 @@ export interface ManagedDevice {
   activationLockEnabled: boolean | null;
   currentCycleId: string | null;
   releaseCommandUuid: string | null;
+  /** The configuration used when the device itself asks for Return to Service. */
+  rtsConfigurationId: string | null;
+  /** When the device last went (back) into service: the idle trigger is timed from here. */
+  inServiceSince: Date | null;
   enrolledAt: Date;
   updatedAt: Date;
 }
@@ -44,10 +56,21 @@ export interface RtsCycle {
   reason: string | null;
   enrollmentId: string;
   newEnrollmentId: string | null;
-  eraseCommandUuid: string;
+  /** Null when the device asked for RTS itself: it was answered, not sent an erase. */
+  eraseCommandUuid: string | null;
   releaseCommandUuid: string | null;
   planSteps: string;
   mdmProfileBecause: string | null;
+  /** Whether this cycle keeps the apps (asked for, and the device and escrow allow it). */
+  preserveApps: boolean;
+  /** Why app preservation was asked for but this cycle runs as a standard RTS. */
+  preservationDeclined: string | null;
+  /** The inventory command queued behind DeviceConfigured; its answer ends the snapshot phase. */
+  snapshotCommandUuid: string | null;
+  snapshotNotNows: number;
+  /** JSON of the managed apps the device reported after its snapshot. */
+  snapshotApps: string | null;
+  snapshotStartedAt: Date | null;
   requestedAt: Date;
   eraseQueuedAt: Date | null;
   eraseAcknowledgedAt: Date | null;

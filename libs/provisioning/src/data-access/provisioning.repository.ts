@@ -20,7 +20,9 @@ function plain<T extends object>(row: T): T {
 
 export type { ManagedDevice, RtsConfiguration, RtsCycle, RtsCycleTransition } from './provisioning.records.js';
 
-const ACTIVE_STATES: CycleState[] = ['requested', 'erase-queued', 'erase-acknowledged', 'provisioning', 'configured', 'stalled'];
+const ACTIVE_STATES: CycleState[] = ['requested', 'erase-queued', 'erase-acknowledged', 'provisioning', 'configured', 'snapshotting', 'stalled'];
+/** States that keep a cycle open but let a new request replace it. */
+const REPLACEABLE_STATES: CycleState[] = ['stalled', 'blocked'];
 
 export class ActiveCycleExistsError extends Error {
   readonly code = 'CYCLE.ALREADY_ACTIVE';
@@ -59,8 +61,20 @@ export class ProvisioningRepository {
     return row ? plain(row) : null;
   }
 
+  /**
+   * Saves what the device told us. The assignment and the in-service time are left out: they are
+   * written only by `updateDevice`, so a workflow holding an older copy cannot undo them.
+   */
   async saveDevice(device: ManagedDevice): Promise<void> {
-    await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).save(device));
+    const { rtsConfigurationId: _assignment, inServiceSince: _since, ...facts } = device;
+    await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).save(facts));
+  }
+
+  /** Changes some fields of a device without writing back a possibly older copy of the rest. */
+  async updateDevice(udid: string, fields: Partial<Pick<ManagedDevice, 'rtsConfigurationId' | 'inServiceSince'>>): Promise<boolean> {
+    const result = await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).update({ udid }, { ...fields, updatedAt: new Date() }));
+
+    return (result.affected ?? 0) > 0;
   }
 
   async listDevices(): Promise<ManagedDevice[]> {
@@ -104,10 +118,10 @@ export class ProvisioningRepository {
       const device = await manager.findOneOrFail(ManagedDeviceEntity, { where: { udid: cycle.udid }, ...lock });
       if (device.currentCycleId) {
         const current = await manager.findOneBy(RtsCycleEntity, { id: device.currentCycleId });
-        if (current?.state === 'stalled') {
-          const reason = `replaced by Return to Service request ${cycle.id} while stalled`;
+        if (current && REPLACEABLE_STATES.includes(current.state)) {
+          const reason = `replaced by Return to Service request ${cycle.id} while ${current.state}`;
           await manager.update(RtsCycleEntity, { id: current.id }, { state: 'failed', reason, endedAt: cycle.requestedAt, deadlineAt: null, releaseDueAt: null, updatedAt: cycle.requestedAt });
-          await manager.insert(RtsCycleTransitionEntity, { cycleId: current.id, fromState: 'stalled', toState: 'failed', reason, at: cycle.requestedAt });
+          await manager.insert(RtsCycleTransitionEntity, { cycleId: current.id, fromState: current.state, toState: 'failed', reason, at: cycle.requestedAt });
         } else if (current && ACTIVE_STATES.includes(current.state)) {
           throw new ActiveCycleExistsError(`cycle ${current.id} is still ${current.state}`);
         }
@@ -159,7 +173,10 @@ export class ProvisioningRepository {
   }
 
   /** Changes some fields of a cycle without touching the rest (its state above all). */
-  async updateCycle(id: string, fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt'>>): Promise<void> {
+  async updateCycle(
+    id: string,
+    fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt' | 'preserveApps' | 'preservationDeclined' | 'snapshotNotNows'>>,
+  ): Promise<void> {
     await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
   }
 

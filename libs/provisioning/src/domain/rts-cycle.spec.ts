@@ -45,6 +45,44 @@ describe('the RTS cycle state machine', () => {
   });
 });
 
+describe('the RTS cycle with app preservation, device triggers and Activation Lock', () => {
+  it('goes through a snapshot phase after DeviceConfigured and ends when the device resumes', () => {
+    expect(nextState('configured', { type: 'snapshot-started' })?.to).toBe('snapshotting');
+    expect(nextState('snapshotting', { type: 'snapshot-ready' })?.to).toBe('returned-to-service');
+    expect(nextState('snapshotting', { type: 'released' })).toBeNull();
+    expect(nextState('provisioning', { type: 'snapshot-ready' })).toBeNull();
+  });
+
+  it('stalls a snapshot phase past its deadline and finishes it if the device resumes after all', () => {
+    expect(nextState('snapshotting', { type: 'deadline-passed', reason: 'no inventory' })?.to).toBe(
+      'stalled',
+    );
+    expect(nextState('stalled', { type: 'snapshot-ready' }, 'snapshotting')?.to).toBe(
+      'returned-to-service',
+    );
+  });
+
+  it('moves a device-triggered cycle to erase-acknowledged once the device has its answer', () => {
+    expect(nextState('requested', { type: 'erase-answered' })?.to).toBe('erase-acknowledged');
+    expect(nextState('erase-queued', { type: 'erase-answered' })).toBeNull();
+    expect(nextState('requested', { type: 'deadline-passed', reason: 'never answered' })?.to).toBe(
+      'stalled',
+    );
+  });
+
+  it('blocks a cycle before any erase when Activation Lock stays on; a new request replaces it', () => {
+    expect(nextState('requested', { type: 'blocked', reason: 'Activation Lock' })).toEqual({
+      from: 'requested',
+      to: 'blocked',
+      reason: 'Activation Lock',
+    });
+    expect(nextState('erase-queued', { type: 'blocked', reason: 'too late' })).toBeNull();
+    expect(nextState('blocked', { type: 'deadline-passed', reason: 'late' })).toBeNull();
+    expect(nextState('blocked', { type: 'erase-queued' })).toBeNull();
+    expect(nextState('blocked', { type: 'replaced', reason: 'new request' })?.to).toBe('failed');
+  });
+});
+
 describe('phaseDurations', () => {
   const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seconds));
 
@@ -52,6 +90,19 @@ describe('phaseDurations', () => {
     expect(
       phaseDurations({ requestedAt: at(0), eraseAcknowledgedAt: at(2), provisioningAt: at(12), configuredAt: at(20), returnedAt: at(20) }),
     ).toEqual({ erase: 2000, reenroll: 10000, provision: 8000, total: 20000 });
+  });
+
+  it('times the snapshot phase of an app-preservation cycle', () => {
+    expect(
+      phaseDurations({
+        requestedAt: at(0),
+        eraseAcknowledgedAt: at(2),
+        provisioningAt: at(12),
+        configuredAt: at(20),
+        snapshotStartedAt: at(20),
+        returnedAt: at(26),
+      }),
+    ).toEqual({ erase: 2000, reenroll: 10000, provision: 8000, snapshot: 6000, total: 26000 });
   });
 
   it('ends the erase phase at re-enrollment when the acknowledgement never came', () => {

@@ -3,12 +3,16 @@ import type { CycleState } from '@turnaround/contracts';
 /** What can happen to a cycle. Each input comes from one event or one timer. */
 export type CycleInput =
   | { type: 'erase-queued' }
+  | { type: 'blocked'; reason: string }
+  | { type: 'erase-answered' }
   | { type: 'erase-acknowledged' }
   | { type: 'erase-failed'; reason: string }
   | { type: 'awaiting-configuration' }
   | { type: 'device-configured-acknowledged' }
   | { type: 'device-configured-failed'; reason: string }
   | { type: 'released' }
+  | { type: 'snapshot-started' }
+  | { type: 'snapshot-ready'; reason?: string }
   | { type: 'start-failed'; reason: string }
   | { type: 'replaced'; reason: string }
   | { type: 'enrollment-ended'; reason: string }
@@ -27,10 +31,17 @@ export function isTerminal(state: CycleState): boolean {
 }
 
 /**
- * The standard Return to Service cycle:
+ * One Return to Service cycle:
  *
  *   requested → erase-queued → erase-acknowledged → provisioning → configured → returned-to-service
+ *                                                                            ↘ snapshotting ↗
  *
+ * - With app preservation, DeviceConfigured is not the end: the device answers NotNow while it
+ *   installs, removes and snapshots, then resumes; that window is `snapshotting`.
+ * - A device-triggered cycle (the ReturnToService check-in) has no erase command: once the device
+ *   has its answer it erases, so the cycle goes from requested straight to erase-acknowledged.
+ * - Activation Lock that cannot be cleared stops a cycle in `blocked` before any erase; like a
+ *   stalled cycle, it holds nothing and a new request replaces it.
  * - The erase acknowledgement may never arrive (the device erases at once), so a fresh enrollment
  *   awaiting configuration moves an erase-queued cycle straight to provisioning.
  * - An Error for the erase means the device did not erase: failed, never marked erased (B01).
@@ -57,6 +68,10 @@ function target(state: CycleState, input: CycleInput): CycleState | null {
   switch (input.type) {
     case 'erase-queued':
       return state === 'requested' ? 'erase-queued' : null;
+    case 'blocked':
+      return state === 'requested' ? 'blocked' : null;
+    case 'erase-answered':
+      return state === 'requested' ? 'erase-acknowledged' : null;
     case 'erase-acknowledged':
       return state === 'erase-queued' ? 'erase-acknowledged' : null;
     case 'erase-failed':
@@ -71,24 +86,30 @@ function target(state: CycleState, input: CycleInput): CycleState | null {
       return state === 'provisioning' ? 'failed' : null;
     case 'released':
       return state === 'configured' ? 'returned-to-service' : null;
+    case 'snapshot-started':
+      return state === 'configured' ? 'snapshotting' : null;
+    case 'snapshot-ready':
+      return state === 'snapshotting' ? 'returned-to-service' : null;
     case 'enrollment-ended':
       return 'failed';
     case 'start-failed':
       return state === 'requested' || state === 'erase-queued' ? 'failed' : null;
     case 'replaced':
-      return state === 'stalled' ? 'failed' : null;
+      return state === 'stalled' || state === 'blocked' ? 'failed' : null;
     case 'deadline-passed':
-      return state === 'requested' ? null : 'stalled';
+      // A requested cycle has a deadline only when it waits for a device's answer (device trigger).
+      return state === 'blocked' ? null : 'stalled';
   }
 }
 
-export type PhaseName = 'erase' | 'reenroll' | 'provision' | 'total';
+export type PhaseName = 'erase' | 'reenroll' | 'provision' | 'snapshot' | 'total';
 
 export interface CycleMoments {
   requestedAt: Date | null;
   eraseAcknowledgedAt: Date | null;
   provisioningAt: Date | null;
   configuredAt: Date | null;
+  snapshotStartedAt?: Date | null;
   returnedAt: Date | null;
 }
 
@@ -102,6 +123,7 @@ export function phaseDurations(moments: CycleMoments): Partial<Record<PhaseName,
     ['erase', moments.requestedAt, erased],
     ['reenroll', erased, moments.provisioningAt],
     ['provision', moments.provisioningAt, moments.configuredAt],
+    ['snapshot', moments.snapshotStartedAt ?? null, moments.returnedAt],
     ['total', moments.requestedAt, moments.returnedAt],
   ];
   const durations: Partial<Record<PhaseName, number>> = {};

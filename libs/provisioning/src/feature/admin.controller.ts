@@ -3,6 +3,8 @@ import { Body, Controller, Get, HttpCode, Param, Post, Put, UseFilters, UseGuard
 import { ProvisioningError } from '../domain/provisioning.errors.js';
 import { AdminApiGuard } from './admin-api.guard.js';
 import { AdminExceptionFilter } from './admin-exception.filter.js';
+import { DeviceAssignmentService } from './device-assignment.service.js';
+import type { AssignmentResult } from './device-assignment.service.js';
 import { DeviceQueryService } from './device-query.service.js';
 import { ReturnToServiceService } from './return-to-service.service.js';
 import type { TriggerResult } from './return-to-service.service.js';
@@ -32,6 +34,14 @@ function jsonObject(body: unknown): RtsConfigurationInput {
   return body as RtsConfigurationInput;
 }
 
+function deviceList(devices: unknown): string[] {
+  if (!Array.isArray(devices) || devices.length === 0 || devices.length > 10_000 || !devices.every((udid) => typeof udid === 'string' && STORABLE_KEY.test(udid))) {
+    throw new ProvisioningError('REQUEST.INVALID', 'devices must be a non-empty list of UDIDs (at most 10,000)');
+  }
+
+  return [...new Set(devices as string[])];
+}
+
 /** The operators' API: RTS configurations, devices, cycles. */
 @Controller('api/v1')
 @UseGuards(AdminApiGuard)
@@ -40,6 +50,7 @@ export class AdminController {
   constructor(
     private readonly configurations: RtsConfigurationService,
     private readonly devices: DeviceQueryService,
+    private readonly assignments: DeviceAssignmentService,
     private readonly returnToService: ReturnToServiceService,
   ) {}
 
@@ -88,14 +99,34 @@ export class AdminController {
   @HttpCode(202)
   async trigger(@Body() raw: unknown): Promise<{ results: TriggerResult[] }> {
     const body = jsonObject(raw) as { devices?: unknown; configuration?: unknown };
-    const devices = body.devices;
-    if (!Array.isArray(devices) || devices.length === 0 || devices.length > 10_000 || !devices.every((udid) => typeof udid === 'string' && STORABLE_KEY.test(udid))) {
-      throw new ProvisioningError('REQUEST.INVALID', 'devices must be a non-empty list of UDIDs (at most 10,000)');
-    }
+    const devices = deviceList(body.devices);
     if (typeof body.configuration !== 'string' || !STORABLE_KEY.test(body.configuration)) {
       throw new ProvisioningError('REQUEST.INVALID', 'configuration must name an RTS configuration');
     }
 
-    return { results: await this.returnToService.trigger([...new Set(devices as string[])], body.configuration) };
+    return { results: await this.returnToService.trigger(devices, body.configuration) };
+  }
+
+  /**
+   * Assigns the RTS configuration that answers devices asking for Return to Service themselves
+   * (user and idle triggers); `configuration: null` turns that off (they are answered Enabled false).
+   */
+  @Post('rts-assignments')
+  @HttpCode(200)
+  async assign(@Body() raw: unknown): Promise<{ results: AssignmentResult[] }> {
+    const body = jsonObject(raw) as { devices?: unknown; configuration?: unknown };
+    const devices = deviceList(body.devices);
+    if (body.configuration !== null && (typeof body.configuration !== 'string' || !STORABLE_KEY.test(body.configuration))) {
+      throw new ProvisioningError('REQUEST.INVALID', 'configuration must name an RTS configuration, or be null to turn device-triggered RTS off');
+    }
+
+    return { results: await this.assignments.assign(devices, body.configuration) };
+  }
+
+  /** Re-wraps every escrowed data key under the active key-encryption key (after a rotation). */
+  @Post('escrow/rewrap')
+  @HttpCode(200)
+  async rewrapEscrow(): Promise<unknown> {
+    return this.devices.rewrapEscrow();
   }
 }

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 
 import { Inject, Injectable } from '@nestjs/common';
 
-import { CycleEvents, CycleState, EnqueueCommands, PrioritizeCommand } from '@turnaround/contracts';
+import { CycleEvents, CycleState, EnqueueCommands, PrioritizeCommand, SnapshotReady } from '@turnaround/contracts';
 import { MessageBus } from '@turnaround/messaging';
 import { createLogger } from '@turnaround/platform';
 import {
   buildDeviceConfigured,
   buildInstallApplication,
   buildInstallProfile,
+  buildManagedApplicationList,
   encodePlistXml,
   PlistDict,
 } from '@turnaround/protocol';
@@ -28,6 +29,17 @@ export interface QueuedCommand {
   commandUuid: string;
   requestType: string;
   command: PlistDict;
+  /** An erase whose bootstrap token the commands service attaches at delivery (never stored). */
+  attachBootstrapToken?: { reason: string };
+  /** Refused by the commands service once the enrollment's DeviceConfigured was acknowledged. */
+  whileAwaitingConfiguration?: boolean;
+}
+
+/** One managed app as the device reported it after its snapshot. */
+export interface SnapshotApp {
+  identifier: string;
+  version?: string;
+  status?: string;
 }
 
 /** Builds a command with a fresh CommandUUID. */
@@ -97,6 +109,8 @@ export class CycleService {
           commandUuid: entry.commandUuid,
           requestType: entry.requestType,
           command: encodePlistXml(entry.command).toString('base64'),
+          ...(entry.attachBootstrapToken ? { attachBootstrapToken: entry.attachBootstrapToken } : {}),
+          ...(entry.whileAwaitingConfiguration ? { whileAwaitingConfiguration: true } : {}),
         })),
       },
       { subject: udid, correlationId },
@@ -107,13 +121,17 @@ export class CycleService {
    * The device is back and waits in Setup Assistant: queue the plan, then DeviceConfigured last.
    * DeviceConfigured is queued right away behind the plan rather than after its results: a NotNow
    * or Error on a step must never hold the release back (B13), and the queue offers it as soon as
-   * every step before it was answered in the session.
+   * every step before it was answered in the session. With app preservation an inventory command
+   * follows it: the device answers NotNow while it snapshots, so that command's answer after the
+   * device's Idle is the observable end of the snapshot phase.
    */
-  async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, causationId?: string): Promise<void> {
-    const steps = planCommands(plan);
-    const release = queued(buildDeviceConfigured());
+  async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, extras: QueuedCommand[], causationId?: string): Promise<void> {
+    const steps = [...planCommands(plan), ...extras];
+    const release = { ...queued(buildDeviceConfigured()), whileAwaitingConfiguration: true };
+    const inventory = cycle.preserveApps ? queued(buildManagedApplicationList()) : null;
     cycle.newEnrollmentId = enrollmentId;
     cycle.releaseCommandUuid = release.commandUuid;
+    cycle.snapshotCommandUuid = inventory?.commandUuid ?? null;
     cycle.planSteps = JSON.stringify(
       Object.fromEntries(steps.map((step) => [step.commandUuid, { requestType: step.requestType, outcome: 'queued' } satisfies PlanStep])),
     );
@@ -121,8 +139,36 @@ export class CycleService {
     if (!(await this.apply(cycle, { type: 'awaiting-configuration' }, causationId))) {
       return;
     }
-    await this.enqueue(cycle.udid, enrollmentId, [...steps, release], cycle.id);
-    this.logger.info({ udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: release.commandUuid }, 'provisioning queued');
+    await this.enqueue(cycle.udid, enrollmentId, [...steps, release, ...(inventory ? [inventory] : [])], cycle.id);
+    this.logger.info(
+      { udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: release.commandUuid, preserveApps: cycle.preserveApps },
+      'provisioning queued',
+    );
+  }
+
+  /**
+   * The device resumed after its snapshot and reported its managed apps: the cycle is done. An
+   * inventory that came back as an Error still ends the phase (the device resumed), without apps.
+   */
+  async snapshotReady(cycle: RtsCycle, apps: SnapshotApp[] | null, causationId?: string): Promise<void> {
+    if (cycle.state === 'configured') {
+      await this.apply(cycle, { type: 'snapshot-started' }, causationId);
+    }
+    const at = new Date();
+    const snapshotMs = cycle.snapshotStartedAt ? Math.max(0, at.getTime() - cycle.snapshotStartedAt.getTime()) : 0;
+    cycle.snapshotApps = apps ? JSON.stringify(apps) : null;
+    const reason = apps ? undefined : 'the device resumed, but its inventory after the snapshot came back as an error';
+    if (!(await this.apply(cycle, { type: 'snapshot-ready', ...(reason ? { reason } : {}) }, causationId))) {
+      return;
+    }
+    if (apps) {
+      await this.bus.publish(
+        SnapshotReady,
+        { cycleId: cycle.id, udid: cycle.udid, apps, notNowAnswers: cycle.snapshotNotNows, snapshotMs, at: at.toISOString() },
+        { subject: cycle.udid, correlationId: cycle.id, causationId },
+      );
+    }
+    this.logger.info({ udid: cycle.udid, cycleId: cycle.id, apps: apps?.length, notNowAnswers: cycle.snapshotNotNows, snapshotMs }, 'snapshot ready');
   }
 
   /** Past the release timeout, DeviceConfigured jumps the queue; the cycle records why. */
@@ -171,6 +217,13 @@ export class CycleService {
         cycle.configuredAt = at;
         cycle.releaseDueAt = null;
         break;
+      case 'snapshotting':
+        cycle.snapshotStartedAt = at;
+        cycle.deadlineAt = deadline;
+        break;
+      case 'blocked':
+        cycle.deadlineAt = null;
+        break;
       case 'returned-to-service':
         cycle.returnedAt = at;
         cycle.endedAt = at;
@@ -204,6 +257,7 @@ export class CycleService {
         udid: cycle.udid,
         configuration: cycle.configurationName,
         trigger: cycle.trigger,
+        preserveApps: cycle.preserveApps,
         state: cycle.state,
         ...(from ? { previousState: from } : {}),
         ...(reason ? { reason } : {}),

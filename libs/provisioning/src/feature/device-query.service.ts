@@ -1,14 +1,42 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+
+import { DescribeBootstrapToken, ReplyOf, RewrapEscrowKeys } from '@turnaround/contracts';
+import { MessageBus } from '@turnaround/messaging';
 
 import { phaseDurations } from '../domain/rts-cycle.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
 import { ManagedDevice, ProvisioningRepository, RtsCycle, RtsCycleTransition } from '../data-access/provisioning.repository.js';
-import { PlanStep } from './cycle.service.js';
+import { PlanStep, SnapshotApp } from './cycle.service.js';
+import { PROVISIONING_SETTINGS } from './provisioning.settings.js';
+import type { ProvisioningSettings } from './provisioning.settings.js';
+
+type EscrowStatus = ReplyOf<typeof DescribeBootstrapToken> | { unknown: true; error: string };
 
 /** Read models of the admin API, mapped explicitly from the tables. */
 @Injectable()
 export class DeviceQueryService {
-  constructor(private readonly repository: ProvisioningRepository) {}
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly repository: ProvisioningRepository,
+    @Inject(PROVISIONING_SETTINGS) private readonly settings: ProvisioningSettings,
+  ) {}
+
+  async rewrapEscrow(): Promise<ReplyOf<typeof RewrapEscrowKeys>> {
+    try {
+      return await this.bus.request(RewrapEscrowKeys, { requestedBy: 'admin-api' }, { subject: 'escrow', timeoutMs: Math.max(this.settings.requestTimeoutMs, 60_000) });
+    } catch (error) {
+      throw new ProvisioningError('ESCROW.UNAVAILABLE', `escrow could not re-wrap its keys: ${(error as Error).message}`);
+    }
+  }
+
+  /** Escrow status of one device: whether a token is there, which version, since when; never the token. */
+  private async escrowStatus(udid: string): Promise<EscrowStatus> {
+    try {
+      return await this.bus.request(DescribeBootstrapToken, { udid }, { subject: udid, timeoutMs: this.settings.requestTimeoutMs });
+    } catch (error) {
+      return { unknown: true, error: (error as Error).message };
+    }
+  }
 
   async list(): Promise<unknown[]> {
     const devices = await this.repository.listDevices();
@@ -23,8 +51,15 @@ export class DeviceQueryService {
       throw new ProvisioningError('DEVICE.NOT_FOUND', `no device ${udid}`);
     }
     const cycle = device.currentCycleId ? await this.repository.findCycle(device.currentCycleId) : null;
+    const configuration = device.rtsConfigurationId ? await this.repository.findConfiguration(device.rtsConfigurationId) : null;
 
-    return deviceView(device, cycle ?? undefined);
+    return {
+      ...deviceView(device, cycle ?? undefined),
+      currentCycleId: device.currentCycleId,
+      rtsConfiguration: configuration?.name ?? null,
+      inServiceSince: iso(device.inServiceSince),
+      bootstrapToken: await this.escrowStatus(udid),
+    };
   }
 
   async history(udid: string): Promise<unknown[]> {
@@ -82,6 +117,18 @@ function cycleView(cycle: RtsCycle, transitions: RtsCycleTransition[]) {
     state: cycle.state,
     reason: cycle.reason,
     mdmProfileData: cycle.mdmProfileBecause,
+    preserveApps: cycle.preserveApps,
+    ...(cycle.preservationDeclined ? { preservationDeclined: cycle.preservationDeclined } : {}),
+    ...(cycle.snapshotStartedAt
+      ? {
+          snapshot: {
+            startedAt: iso(cycle.snapshotStartedAt),
+            notNowAnswers: cycle.snapshotNotNows,
+            apps: cycle.snapshotApps ? (JSON.parse(cycle.snapshotApps) as SnapshotApp[]) : null,
+            ms: cycle.returnedAt ? cycle.returnedAt.getTime() - cycle.snapshotStartedAt.getTime() : null,
+          },
+        }
+      : {}),
     requestedAt: iso(cycle.requestedAt),
     eraseQueuedAt: iso(cycle.eraseQueuedAt),
     eraseAcknowledgedAt: iso(cycle.eraseAcknowledgedAt),

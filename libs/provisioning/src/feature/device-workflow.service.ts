@@ -9,11 +9,19 @@ import {
   DeviceEnrolled,
 } from '@turnaround/contracts';
 import { createLogger } from '@turnaround/platform';
-import { buildDeviceConfigured, buildDeviceInformation, buildSecurityInfo } from '@turnaround/protocol';
+import {
+  buildActivationLockBypassCode,
+  buildDeviceConfigured,
+  buildDeviceInformation,
+  buildInstallProfile,
+  buildSecurityInfo,
+} from '@turnaround/protocol';
 
 import { readPlan } from '../domain/plan.js';
-import { ManagedDevice, ProvisioningRepository, RtsCycle } from '../data-access/provisioning.repository.js';
-import { CycleService, PlanStep, queued } from './cycle.service.js';
+import { buildSessionTimeoutSettings } from '../domain/session-timeout.js';
+import { checkReturnToServiceWifi } from '../domain/wifi-rules.js';
+import { ManagedDevice, ProvisioningRepository, RtsConfiguration, RtsCycle } from '../data-access/provisioning.repository.js';
+import { CycleService, PlanStep, queued, QueuedCommand, SnapshotApp } from './cycle.service.js';
 
 /** What the service asks every device right after it enrolls: who it is and how it is managed. */
 export const INVENTORY_QUERIES = [
@@ -50,6 +58,8 @@ export class DeviceWorkflowService {
       udid: event.udid,
       currentCycleId: existing?.currentCycleId ?? null,
       releaseCommandUuid: existing?.releaseCommandUuid ?? null,
+      rtsConfigurationId: existing?.rtsConfigurationId ?? null,
+      inServiceSince: existing?.inServiceSince ?? null,
       enrolledViaAde: existing?.enrolledViaAde ?? null,
       supervised: existing?.supervised ?? null,
       activationLockEnabled: existing?.activationLockEnabled ?? null,
@@ -72,7 +82,15 @@ export class DeviceWorkflowService {
     }
     await this.repository.saveDevice(device);
     if (event.fresh && !sameEnrollment && !event.userEnrollment) {
-      await this.cycles.enqueue(event.udid, event.enrollmentId, [queued(buildDeviceInformation(INVENTORY_QUERIES)), queued(buildSecurityInfo())], device.currentCycleId ?? undefined);
+      // The bypass code is asked for on every fresh enrollment: the device makes a new one after
+      // each erase, and only the current one clears Activation Lock. Unsupervised devices refuse
+      // the query, which costs one Error.
+      await this.cycles.enqueue(
+        event.udid,
+        event.enrollmentId,
+        [queued(buildDeviceInformation(INVENTORY_QUERIES)), queued(buildSecurityInfo()), queued(buildActivationLockBypassCode())],
+        device.currentCycleId ?? undefined,
+      );
     }
     this.logger.info({ udid: event.udid, enrollmentId: event.enrollmentId, fresh: event.fresh, causationId }, 'device enrolled');
   }
@@ -89,7 +107,8 @@ export class DeviceWorkflowService {
         return;
       }
       const configuration = await this.repository.findConfiguration(cycle.configurationId);
-      await this.cycles.provision(cycle, event.enrollmentId, readPlan(configuration ? JSON.parse(configuration.plan) : null), causationId);
+      const extras = configuration ? standingCommands(device, configuration, cycle.preserveApps) : [];
+      await this.cycles.provision(cycle, event.enrollmentId, readPlan(configuration ? JSON.parse(configuration.plan) : null), extras, causationId);
 
       return;
     }
@@ -127,6 +146,7 @@ export class DeviceWorkflowService {
     if (event.commandUuid === device.releaseCommandUuid) {
       device.awaitingConfiguration = false;
       await this.repository.saveDevice(device);
+      await this.repository.updateDevice(device.udid, { inServiceSince: new Date() });
     }
     const cycle = await this.currentCycle(device);
     if (!cycle) {
@@ -137,13 +157,10 @@ export class DeviceWorkflowService {
     } else if (event.commandUuid === cycle.releaseCommandUuid) {
       device.awaitingConfiguration = false;
       await this.repository.saveDevice(device);
-      await this.cycles.apply(cycle, { type: 'device-configured-acknowledged' }, causationId);
-      // Standard RTS: once released, the device finishes Setup Assistant on its own. Checked on
-      // the state rather than the step above, so a redelivered acknowledgement finishes a cycle
-      // that stopped between the two.
-      if (cycle.state === 'configured') {
-        await this.cycles.apply(cycle, { type: 'released' }, causationId);
-      }
+      await this.release(cycle, causationId);
+    } else if (event.commandUuid === cycle.snapshotCommandUuid) {
+      await this.cycles.snapshotReady(cycle, snapshotApps(event.facts?.applications), causationId);
+      await this.markInService(cycle);
     } else {
       await this.cycles.recordStep(cycle, event.commandUuid, 'acknowledged');
     }
@@ -159,7 +176,15 @@ export class DeviceWorkflowService {
     if (event.commandUuid === cycle.eraseCommandUuid) {
       await this.cycles.apply(cycle, { type: 'erase-failed', reason }, causationId);
     } else if (event.commandUuid === cycle.releaseCommandUuid) {
-      await this.cycles.apply(cycle, { type: 'device-configured-failed', reason }, causationId);
+      if (event.status === 'Refused') {
+        // Refused because this enrollment's DeviceConfigured was acknowledged already: released.
+        await this.release(cycle, causationId);
+      } else {
+        await this.cycles.apply(cycle, { type: 'device-configured-failed', reason }, causationId);
+      }
+    } else if (event.commandUuid === cycle.snapshotCommandUuid) {
+      await this.cycles.snapshotReady(cycle, null, causationId);
+      await this.markInService(cycle);
     } else {
       await this.cycles.recordStep(cycle, event.commandUuid, 'error');
     }
@@ -168,14 +193,85 @@ export class DeviceWorkflowService {
   async stepOutcome(udid: string, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {
     const device = await this.repository.findDevice(udid);
     const cycle = device ? await this.currentCycle(device) : null;
-    if (cycle) {
-      await this.cycles.recordStep(cycle, commandUuid, outcome);
+    if (!cycle) {
+      return;
+    }
+    if (commandUuid === cycle.snapshotCommandUuid) {
+      // NotNow here is the device at work on its snapshot (section 8.2 step 9), never a failure.
+      if (outcome === 'not-now') {
+        await this.repository.updateCycle(cycle.id, { snapshotNotNows: cycle.snapshotNotNows + 1 });
+      }
+
+      return;
+    }
+    await this.cycles.recordStep(cycle, commandUuid, outcome);
+  }
+
+  /**
+   * DeviceConfigured was acknowledged. Standard RTS ends here: the device finishes Setup Assistant
+   * on its own. With app preservation the snapshot phase starts. Checked on the state rather than
+   * the step before, so a redelivered acknowledgement finishes a cycle that stopped between the two.
+   */
+  private async release(cycle: RtsCycle, causationId: string): Promise<void> {
+    await this.cycles.apply(cycle, { type: 'device-configured-acknowledged' }, causationId);
+    if (cycle.state !== 'configured') {
+      return;
+    }
+    if (cycle.preserveApps && cycle.snapshotCommandUuid) {
+      await this.cycles.apply(cycle, { type: 'snapshot-started' }, causationId);
+    } else if (await this.cycles.apply(cycle, { type: 'released' }, causationId)) {
+      await this.markInService(cycle);
+    }
+  }
+
+  private async markInService(cycle: RtsCycle): Promise<void> {
+    if (cycle.state === 'returned-to-service') {
+      await this.repository.updateDevice(cycle.udid, { inServiceSince: cycle.returnedAt ?? new Date() });
     }
   }
 
   private async currentCycle(device: ManagedDevice): Promise<RtsCycle | null> {
     return device.currentCycleId ? this.repository.findCycle(device.currentCycleId) : null;
   }
+}
+
+/**
+ * What a configuration puts on the device in every cycle besides its plan. On visionOS: the Wi-Fi
+ * profile again when it lets the device join before first unlock (Apple: reinstall it each cycle,
+ * and it installs only in RTS with app preservation), and the idle timeout.
+ */
+export function standingCommands(device: Pick<ManagedDevice, 'platform'>, configuration: RtsConfiguration, preserveApps: boolean): QueuedCommand[] {
+  if (device.platform !== 'visionos') {
+    return [];
+  }
+  const commands: QueuedCommand[] = [];
+  if (preserveApps && configuration.wifiProfile) {
+    const wifi = Buffer.from(configuration.wifiProfile, 'base64');
+    if (checkReturnToServiceWifi(wifi, { preserveApps: true }).allowJoinBeforeFirstUnlock) {
+      commands.push(queued(buildInstallProfile(wifi)));
+    }
+  }
+  if (configuration.temporarySessionTimeout !== null) {
+    commands.push(queued(buildSessionTimeoutSettings(configuration.temporarySessionTimeout)));
+  }
+
+  return commands;
+}
+
+/** The managed apps of an inventory result, as SnapshotReady carries them. */
+function snapshotApps(applications: readonly Record<string, unknown>[] | undefined): SnapshotApp[] {
+  const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+  return (applications ?? []).flatMap((app) => {
+    const identifier = text(app.identifier);
+    if (!identifier) {
+      return [];
+    }
+    const version = text(app.shortVersion) ?? text(app.version);
+    const status = text(app.status);
+
+    return [{ identifier, ...(version ? { version } : {}), ...(status ? { status } : {}) }];
+  });
 }
 
 /** Copies what the device told us into its record; a fact the device did not report stays. */

@@ -2,11 +2,23 @@ import { randomUUID } from 'node:crypto';
 
 import { Inject, Injectable } from '@nestjs/common';
 
-import { IssueEnrollmentProfile } from '@turnaround/contracts';
+import {
+  AppPreservationDeclined,
+  CheckEnrollmentPolicy,
+  ClearActivationLock,
+  CycleTrigger,
+  DataOf,
+  DescribeBootstrapToken,
+  IssueEnrollmentProfile,
+  PrepareDeviceReturnToService,
+  ReplyOf,
+  ReturnToServiceAnswered,
+} from '@turnaround/contracts';
 import { MessageBus } from '@turnaround/messaging';
 import { createLogger } from '@turnaround/platform';
 import { buildEraseDevice } from '@turnaround/protocol';
 
+import { inferDeviceTrigger, preservationBlocker } from '../domain/app-preservation.js';
 import {
   AdeAssignment,
   compareVersions,
@@ -15,7 +27,9 @@ import {
   RTS_MINIMUM_OS,
   RTS_UNSUPPORTED_PLATFORMS,
 } from '../domain/mdm-profile-rule.js';
+import { decideEnrollment, OsPolicy } from '../domain/os-policy.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
+import { isTerminal } from '../domain/rts-cycle.js';
 import {
   ActiveCycleExistsError,
   ManagedDevice,
@@ -23,12 +37,16 @@ import {
   RtsConfiguration,
   RtsCycle,
 } from '../data-access/provisioning.repository.js';
-import { isTerminal } from '../domain/rts-cycle.js';
 import { CycleService, queued } from './cycle.service.js';
 import { PROVISIONING_SETTINGS } from './provisioning.settings.js';
 import type { ProvisioningSettings } from './provisioning.settings.js';
 
 const TRIGGER_CONCURRENCY = 8;
+/** States in which the device's next enrollment is the one that follows the erase. */
+const AWAITING_REENROLLMENT = new Set(['erase-queued', 'erase-acknowledged']);
+// A device-triggered cycle waits for check-in to say it answered the device; check-in's own
+// request timeout is seconds, so a minute without word means the answer never went out.
+const DEVICE_ANSWER_DEADLINE_MS = 60_000;
 
 export interface TriggerResult {
   udid: string;
@@ -36,7 +54,23 @@ export interface TriggerResult {
   error?: { code: string; message: string };
 }
 
-/** Starts Return to Service cycles: checks the device, builds the erase, queues it. */
+/** What the erase (or the answer to the device's own request) carries, apart from the token. */
+interface ReturnToServicePieces {
+  wifiProfileData?: Buffer;
+  mdmProfileData?: Buffer;
+  mdmProfileBecause: string | null;
+  preserveDataPlan: boolean;
+}
+
+type PrepareReply = ReplyOf<typeof PrepareDeviceReturnToService>;
+type PolicyReply = ReplyOf<typeof CheckEnrollmentPolicy>;
+
+/**
+ * Starts Return to Service cycles: from the admin API (an erase is queued) or from the device's
+ * ReturnToService check-in (check-in answers with the same dictionary). Decides whether the cycle
+ * keeps the apps, clears Activation Lock first, and gates the enrollment after the erase on the
+ * configuration's OS-version policy.
+ */
 @Injectable()
 export class ReturnToServiceService {
   private readonly logger = createLogger('ReturnToServiceService');
@@ -50,10 +84,7 @@ export class ReturnToServiceService {
 
   /** One result per device; one device's refusal never stops the others. */
   async trigger(udids: string[], configurationName: string): Promise<TriggerResult[]> {
-    const configuration = await this.repository.findConfiguration(configurationName);
-    if (!configuration) {
-      throw new ProvisioningError('CONFIGURATION.NOT_FOUND', `no RTS configuration named ${configurationName}`);
-    }
+    const configuration = await this.requireConfiguration(configurationName);
     const results: TriggerResult[] = new Array(udids.length);
     let next = 0;
     // A few devices at a time: issuing identities and queueing erases overlap, and one device's
@@ -66,6 +97,114 @@ export class ReturnToServiceService {
     await Promise.all(Array.from({ length: Math.min(TRIGGER_CONCURRENCY, udids.length) }, worker));
 
     return results;
+  }
+
+  /**
+   * The device asked for Return to Service itself (user or idle trigger). Answers whether RTS is on
+   * for it and, if so, starts the cycle and hands check-in the pieces of the answer. Never throws:
+   * every refusal is an answer with `enabled` false and the reason.
+   */
+  async prepareForDevice(udid: string, enrollmentId: string): Promise<PrepareReply> {
+    try {
+      const device = await this.repository.findDevice(udid);
+      if (!device || device.enrollmentId !== enrollmentId) {
+        return this.refuse(udid, `device ${udid} is not known with enrollment ${enrollmentId}`);
+      }
+      if (!device.rtsConfigurationId) {
+        return this.refuse(udid, 'no RTS configuration is assigned to the device');
+      }
+      const configuration = await this.repository.findConfiguration(device.rtsConfigurationId);
+      if (!configuration) {
+        return this.refuse(udid, 'the RTS configuration assigned to the device no longer exists');
+      }
+      await this.eligible(device, configuration);
+      const trigger = inferDeviceTrigger(configuration.temporarySessionTimeout, device.inServiceSince, new Date());
+      const pieces = await this.piecesFor(device, configuration);
+      const cycle = await this.open(device, configuration, trigger, pieces, null);
+      const blocked = await this.clearActivationLock(device, cycle);
+      if (blocked) {
+        return { enabled: false, reason: blocked, cycleId: cycle.id };
+      }
+      this.logger.info({ udid, cycleId: cycle.id, trigger, preserveApps: cycle.preserveApps }, 'return to service answered for the device');
+
+      return {
+        enabled: true,
+        cycleId: cycle.id,
+        trigger,
+        ...(pieces.wifiProfileData ? { wifiProfileData: pieces.wifiProfileData.toString('base64') } : {}),
+        ...(pieces.mdmProfileData ? { mdmProfileData: pieces.mdmProfileData.toString('base64') } : {}),
+        ...(pieces.preserveDataPlan ? { preserveDataPlan: true } : {}),
+        attachBootstrapToken: cycle.preserveApps,
+      };
+    } catch (error) {
+      if (error instanceof ProvisioningError || error instanceof ActiveCycleExistsError) {
+        return this.refuse(udid, error.message);
+      }
+      this.logger.error({ udid, err: error }, 'return to service for the device could not be prepared');
+
+      return this.refuse(udid, `the service could not prepare Return to Service: ${(error as Error).message}`);
+    }
+  }
+
+  /** Check-in answered the device: it erases now, or it was told no after all. */
+  async answered(event: DataOf<typeof ReturnToServiceAnswered>, causationId: string): Promise<void> {
+    if (!event.cycleId) {
+      return;
+    }
+    const cycle = await this.repository.findCycle(event.cycleId);
+    if (!cycle || cycle.udid !== event.udid) {
+      this.logger.warn({ udid: event.udid, cycleId: event.cycleId }, 'answer for an unknown cycle ignored');
+
+      return;
+    }
+    if (!event.enabled) {
+      await this.cycles.apply(cycle, { type: 'start-failed', reason: 'the device was answered Enabled false: check-in could not complete the answer (see its log)' }, causationId);
+
+      return;
+    }
+    if (cycle.preserveApps && !event.bootstrapTokenIncluded) {
+      await this.decline(cycle, 'no bootstrap token was in escrow when the device was answered');
+    }
+    await this.cycles.apply(cycle, { type: 'erase-answered' }, causationId);
+  }
+
+  /**
+   * The device is about to fetch its enrollment profile. Only the enrollment that follows an erase
+   * of ours is gated: Apple's 403 is how an app-preservation device moves its OS (updates are
+   * blocked there, since restoring the snapshot would undo them).
+   */
+  async enrollmentPolicy(request: DataOf<typeof CheckEnrollmentPolicy>): Promise<PolicyReply> {
+    const device = await this.repository.findDevice(request.udid);
+    const cycle = device?.currentCycleId ? await this.repository.findCycle(device.currentCycleId) : null;
+    if (!cycle || !AWAITING_REENROLLMENT.has(cycle.state)) {
+      return { action: 'enroll' };
+    }
+    const configuration = await this.repository.findConfiguration(cycle.configurationId);
+    if (!configuration?.osPolicy) {
+      return { action: 'enroll' };
+    }
+    const decision = decideEnrollment(JSON.parse(configuration.osPolicy) as OsPolicy, {
+      product: request.product ?? device?.productName ?? undefined,
+      osVersion: request.osVersion,
+    });
+    if (decision.action === 'update') {
+      const note = `software update required before enrollment: ${request.osVersion ?? 'unknown'} → ${decision.osVersion}`;
+      await this.repository.noteOnCycle(cycle.id, cycle.state, note, new Date());
+      this.logger.info({ udid: request.udid, cycleId: cycle.id, from: request.osVersion, to: decision.osVersion }, 'software update required');
+
+      return { action: 'update', osVersion: decision.osVersion, ...(decision.buildVersion ? { buildVersion: decision.buildVersion } : {}) };
+    }
+    if ('reason' in decision && decision.reason) {
+      await this.repository.noteOnCycle(cycle.id, cycle.state, `enrolled without an update: ${decision.reason}`, new Date());
+    }
+
+    return { action: 'enroll' };
+  }
+
+  private refuse(udid: string, reason: string): PrepareReply {
+    this.logger.info({ udid, reason }, 'return to service refused to the device');
+
+    return { enabled: false, reason };
   }
 
   private async startOne(udid: string, configuration: RtsConfiguration): Promise<TriggerResult> {
@@ -82,33 +221,91 @@ export class ReturnToServiceService {
   }
 
   private async start(udid: string, configuration: RtsConfiguration): Promise<string> {
-    const device = await this.eligibleDevice(udid);
-    const need = mdmProfileNeed(device.enrolledViaAde, configuration.ade ? (JSON.parse(configuration.ade) as AdeAssignment) : null);
+    const device = await this.repository.findDevice(udid);
+    if (!device) {
+      throw new ProvisioningError('DEVICE.NOT_FOUND', `no enrolled device ${udid} (a device that has just enrolled is known a moment later)`);
+    }
+    await this.eligible(device, configuration);
+    const pieces = await this.piecesFor(device, configuration);
     const erase = queued(
       buildEraseDevice({
+        ...(pieces.preserveDataPlan ? { preserveDataPlan: true } : {}),
         returnToService: {
           enabled: true,
-          ...(configuration.wifiProfile ? { wifiProfileData: Buffer.from(configuration.wifiProfile, 'base64') } : {}),
-          ...(need.required ? { mdmProfileData: await this.enrollmentProfile(udid, configuration) } : {}),
+          ...(pieces.wifiProfileData ? { wifiProfileData: pieces.wifiProfileData } : {}),
+          ...(pieces.mdmProfileData ? { mdmProfileData: pieces.mdmProfileData } : {}),
         },
       }),
     );
+    const cycle = await this.open(device, configuration, 'service', pieces, erase.commandUuid);
+    // The device keeps this configuration for the RTS it may later ask for itself.
+    await this.repository.updateDevice(udid, { rtsConfigurationId: configuration.id });
+    if (await this.clearActivationLock(device, cycle)) {
+      return cycle.id;
+    }
+    try {
+      await this.cycles.apply(cycle, { type: 'erase-queued' });
+      await this.cycles.enqueue(
+        udid,
+        cycle.enrollmentId,
+        [{ ...erase, ...(cycle.preserveApps ? { attachBootstrapToken: { reason: `erase for cycle ${cycle.id}` } } : {}) }],
+        cycle.id,
+      );
+    } catch (error) {
+      // The erase may not be queued: a cycle that waits for it would only stall an hour later.
+      await this.cycles.apply(cycle, { type: 'start-failed', reason: `the erase could not be queued: ${(error as Error).message}` }).catch(() => false);
+      throw error;
+    }
+    this.logger.info(
+      {
+        udid,
+        cycleId: cycle.id,
+        commandUuid: erase.commandUuid,
+        configuration: configuration.name,
+        preserveApps: cycle.preserveApps,
+        mdmProfileData: pieces.mdmProfileBecause ?? 'not needed',
+      },
+      'return to service queued',
+    );
+
+    return cycle.id;
+  }
+
+  /**
+   * Stores the new cycle (requested) and announces it. App preservation is decided here, once:
+   * asked for by the configuration, allowed by the device, and a bootstrap token in escrow. When
+   * it is asked for and cannot be had, the cycle still runs, as a standard RTS, and says why.
+   */
+  private async open(
+    device: ManagedDevice,
+    configuration: RtsConfiguration,
+    trigger: CycleTrigger,
+    pieces: ReturnToServicePieces,
+    eraseCommandUuid: string | null,
+  ): Promise<RtsCycle> {
+    const declined = configuration.preserveApps ? await this.preservationDeclined(device) : null;
     const now = new Date();
     const cycle: RtsCycle = {
       id: randomUUID(),
-      udid,
+      udid: device.udid,
       configurationId: configuration.id,
       configurationName: configuration.name,
-      trigger: 'service',
+      trigger,
       state: 'requested',
       stalledIn: null,
       reason: null,
       enrollmentId: device.enrollmentId!,
       newEnrollmentId: null,
-      eraseCommandUuid: erase.commandUuid,
+      eraseCommandUuid,
       releaseCommandUuid: null,
       planSteps: '{}',
-      mdmProfileBecause: need.required ? need.because : null,
+      mdmProfileBecause: pieces.mdmProfileBecause,
+      preserveApps: configuration.preserveApps && declined === null,
+      preservationDeclined: declined,
+      snapshotCommandUuid: null,
+      snapshotNotNows: 0,
+      snapshotApps: null,
+      snapshotStartedAt: null,
       requestedAt: now,
       eraseQueuedAt: null,
       eraseAcknowledgedAt: null,
@@ -116,34 +313,87 @@ export class ReturnToServiceService {
       configuredAt: null,
       returnedAt: null,
       endedAt: null,
-      deadlineAt: null,
+      deadlineAt: eraseCommandUuid ? null : new Date(now.getTime() + DEVICE_ANSWER_DEADLINE_MS),
       releaseDueAt: null,
       updatedAt: now,
     };
     await this.repository.startCycle(cycle);
-    try {
-      await this.cycles.announceRequested(cycle);
-      await this.cycles.apply(cycle, { type: 'erase-queued' });
-      await this.cycles.enqueue(udid, cycle.enrollmentId, [erase], cycle.id);
-    } catch (error) {
-      // The erase may not be queued: a cycle that waits for it would only stall an hour later.
-      await this.cycles.apply(cycle, { type: 'start-failed', reason: `the erase could not be queued: ${(error as Error).message}` }).catch(() => false);
-      throw error;
+    await this.cycles.announceRequested(cycle);
+    if (declined) {
+      await this.announceDeclined(cycle, declined);
     }
-    this.logger.info(
-      { udid, cycleId: cycle.id, commandUuid: erase.commandUuid, configuration: configuration.name, mdmProfileData: need.required ? need.because : 'not needed' },
-      'return to service queued',
-    );
 
-    return cycle.id;
+    return cycle;
   }
 
-  /** The device, if Return to Service may start for it now; otherwise why not. */
-  private async eligibleDevice(udid: string): Promise<ManagedDevice> {
-    const device = await this.repository.findDevice(udid);
-    if (!device) {
-      throw new ProvisioningError('DEVICE.NOT_FOUND', `no enrolled device ${udid} (a device that has just enrolled is known a moment later)`);
+  private async preservationDeclined(device: ManagedDevice): Promise<string | null> {
+    const blocker = preservationBlocker(device);
+    if (blocker) {
+      return blocker;
     }
+    try {
+      const status = await this.bus.request(DescribeBootstrapToken, { udid: device.udid }, { subject: device.udid, timeoutMs: this.settings.requestTimeoutMs });
+
+      return status.present ? null : 'no bootstrap token is escrowed for the device (it sends one with SetBootstrapToken after its first enrollment)';
+    } catch (error) {
+      // Without knowing, promising to keep the apps would be a guess: run standard RTS and say so.
+      return `escrow could not be asked whether a bootstrap token is escrowed: ${(error as Error).message}`;
+    }
+  }
+
+  /** A cycle that counted on the token learned late that it has none. */
+  private async decline(cycle: RtsCycle, reason: string): Promise<void> {
+    cycle.preserveApps = false;
+    cycle.preservationDeclined = reason;
+    await this.repository.updateCycle(cycle.id, { preserveApps: false, preservationDeclined: reason });
+    await this.announceDeclined(cycle, reason);
+  }
+
+  private async announceDeclined(cycle: RtsCycle, reason: string): Promise<void> {
+    this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason }, 'app preservation declined; standard return to service');
+    await this.bus.publish(
+      AppPreservationDeclined,
+      { cycleId: cycle.id, udid: cycle.udid, reason, at: new Date().toISOString() },
+      { subject: cycle.udid, correlationId: cycle.id },
+    );
+  }
+
+  /**
+   * Activation Lock left on stops an erased device in Setup Assistant for a person, so it is
+   * cleared first, with the bypass code escrow holds. Returns why the cycle is blocked, or null.
+   */
+  private async clearActivationLock(device: ManagedDevice, cycle: RtsCycle): Promise<string | null> {
+    if (device.activationLockEnabled !== true) {
+      return null;
+    }
+    let reason: string | null;
+    if (!device.serialNumber || !device.productName) {
+      reason = 'Activation Lock is on and cannot be cleared: the device has not reported its serial number and product type yet';
+    } else {
+      try {
+        const result = await this.bus.request(
+          ClearActivationLock,
+          { udid: device.udid, serialNumber: device.serialNumber, productType: device.productName, reason: `erase for cycle ${cycle.id}`, requestedBy: 'provisioning' },
+          { subject: device.udid, correlationId: cycle.id, timeoutMs: this.settings.requestTimeoutMs * 5 },
+        );
+        reason = result.outcome === 'cleared' ? null : `Activation Lock is on and could not be cleared (${result.outcome}${result.detail ? `: ${result.detail}` : ''}); no erase was sent`;
+      } catch (error) {
+        reason = `Activation Lock is on and escrow could not clear it: ${(error as Error).message}; no erase was sent`;
+      }
+    }
+    if (reason) {
+      await this.cycles.apply(cycle, { type: 'blocked', reason });
+
+      return reason;
+    }
+    this.logger.info({ udid: device.udid, cycleId: cycle.id }, 'activation lock cleared');
+
+    return null;
+  }
+
+  /** The device, if Return to Service may start for it now with this configuration; otherwise why not. */
+  private async eligible(device: ManagedDevice, configuration: RtsConfiguration): Promise<void> {
+    const udid = device.udid;
     if (device.enrollmentStatus !== 'enrolled' || !device.enrollmentId) {
       throw new ProvisioningError('DEVICE.NOT_ENROLLED', `device ${udid} is not enrolled`);
     }
@@ -157,7 +407,7 @@ export class ReturnToServiceService {
     if (device.currentCycleId) {
       // Checked again, atomically, when the cycle is stored; here it spares issuing a profile.
       const current = await this.repository.findCycle(device.currentCycleId);
-      if (current && !isTerminal(current.state) && current.state !== 'stalled') {
+      if (current && !isTerminal(current.state) && current.state !== 'stalled' && current.state !== 'blocked') {
         throw new ProvisioningError('CYCLE.ALREADY_ACTIVE', `cycle ${current.id} of ${udid} is still ${current.state}`);
       }
     }
@@ -165,8 +415,32 @@ export class ReturnToServiceService {
     if (minimum && device.osVersion && isComparableVersion(device.osVersion) && compareVersions(device.osVersion, minimum) < 0) {
       throw new ProvisioningError('DEVICE.OS_TOO_OLD', `Return to Service needs ${device.platform} ${minimum} or later; ${udid} runs ${device.osVersion}`);
     }
+    if (configuration.osPolicy) {
+      const decision = decideEnrollment(JSON.parse(configuration.osPolicy) as OsPolicy, { product: device.productName ?? undefined, osVersion: device.osVersion ?? undefined });
+      if (decision.action === 'block') {
+        throw new ProvisioningError('DEVICE.OS_UNSUPPORTED', `${udid}: ${decision.reason}`);
+      }
+    }
+  }
 
-    return device;
+  private async piecesFor(device: ManagedDevice, configuration: RtsConfiguration): Promise<ReturnToServicePieces> {
+    const need = mdmProfileNeed(device.enrolledViaAde, configuration.ade ? (JSON.parse(configuration.ade) as AdeAssignment) : null);
+
+    return {
+      ...(configuration.wifiProfile ? { wifiProfileData: Buffer.from(configuration.wifiProfile, 'base64') } : {}),
+      ...(need.required ? { mdmProfileData: await this.enrollmentProfile(device.udid, configuration) } : {}),
+      mdmProfileBecause: need.required ? need.because : null,
+      preserveDataPlan: configuration.preserveDataPlan,
+    };
+  }
+
+  private async requireConfiguration(name: string): Promise<RtsConfiguration> {
+    const configuration = await this.repository.findConfiguration(name);
+    if (!configuration) {
+      throw new ProvisioningError('CONFIGURATION.NOT_FOUND', `no RTS configuration named ${name}`);
+    }
+
+    return configuration;
   }
 
   private async enrollmentProfile(udid: string, configuration: RtsConfiguration): Promise<Buffer> {

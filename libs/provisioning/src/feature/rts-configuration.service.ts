@@ -6,7 +6,10 @@ import { createLogger } from '@turnaround/platform';
 import { inspectWifiPayloads, parseProfile, readAdeProfile } from '@turnaround/protocol';
 
 import { AdeAssignment } from '../domain/mdm-profile-rule.js';
+import { OsPolicy, readOsPolicy } from '../domain/os-policy.js';
 import { readPlan, ProvisioningPlan } from '../domain/plan.js';
+import { readTemporarySessionTimeout } from '../domain/session-timeout.js';
+import { checkReturnToServiceWifi } from '../domain/wifi-rules.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
 import { ProvisioningRepository, RtsConfiguration } from '../data-access/provisioning.repository.js';
 
@@ -16,16 +19,24 @@ export interface RtsConfigurationInput {
   enrollmentProfile?: unknown;
   ade?: unknown;
   plan?: unknown;
+  preserveApps?: unknown;
+  preserveDataPlan?: unknown;
+  temporarySessionTimeout?: unknown;
+  osPolicy?: unknown;
 }
 
 /** What the admin API shows of a configuration: never the profile bytes (they hold secrets). */
 export interface RtsConfigurationView {
   id: string;
   name: string;
-  wifi: { ssids: string[] } | null;
+  wifi: { ssids: string[]; allowJoinBeforeFirstUnlock: boolean; warnings: string[] } | null;
   enrollmentProfile: boolean;
   ade: AdeAssignment | null;
   plan: { profiles: string[]; apps: ProvisioningPlan['apps'] };
+  preserveApps: boolean;
+  preserveDataPlan: boolean;
+  temporarySessionTimeout: number | null;
+  osPolicy: OsPolicy | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -56,9 +67,13 @@ export class RtsConfigurationService {
     if (typeof input.name !== 'string' || !/^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,126}[A-Za-z0-9._-])?$/.test(input.name)) {
       throw new ProvisioningError('CONFIGURATION.INVALID', 'name must be 1-128 letters, digits, inner spaces, dots, dashes or underscores');
     }
+    const preserveApps = optionalFlag(input.preserveApps, 'preserveApps');
+    const preserveDataPlan = optionalFlag(input.preserveDataPlan, 'preserveDataPlan');
+    const temporarySessionTimeout = readTemporarySessionTimeout(input.temporarySessionTimeout);
+    const osPolicy = input.osPolicy === undefined || input.osPolicy === null ? null : readOsPolicy(input.osPolicy);
     const wifiProfile = optionalProfile(input.wifiProfile, 'wifiProfile');
     if (wifiProfile) {
-      checkWifiProfile(wifiProfile);
+      checkWifiProfile(wifiProfile, preserveApps);
     }
     const enrollmentProfile = optionalProfile(input.enrollmentProfile, 'enrollmentProfile');
     if (enrollmentProfile) {
@@ -86,6 +101,10 @@ export class RtsConfigurationService {
       enrollmentProfile: enrollmentProfile?.toString('base64') ?? null,
       ade: input.ade === undefined || input.ade === null ? null : JSON.stringify(readAde(input.ade)),
       plan: JSON.stringify(plan),
+      preserveApps,
+      preserveDataPlan,
+      temporarySessionTimeout,
+      osPolicy: osPolicy ? JSON.stringify(osPolicy) : null,
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
@@ -141,20 +160,30 @@ function parseOrRefuse(bytes: Buffer, field: string): ReturnType<typeof parsePro
 }
 
 /**
- * The Wi-Fi profile must bring the device online with nobody there: at least one Wi-Fi payload,
- * and enterprise Wi-Fi only with its credentials or identity inside the profile (B03).
- * TODO(#3): the AllowJoinBeforeFirstUnlock rules and captive-portal checks.
+ * The Wi-Fi profile must bring the device online with nobody there (B03), and a payload that joins
+ * before first unlock must meet Apple's six conditions, or the device refuses to install it. Every
+ * broken rule is named, so the operator fixes the profile once.
  */
-function checkWifiProfile(bytes: Buffer): void {
-  const wifi = inspectWifiPayloads(parseProfile(bytes));
-  if (wifi.length === 0) {
-    throw new ProvisioningError('CONFIGURATION.INVALID', 'wifiProfile has no com.apple.wifi.managed payload');
+function checkWifiProfile(bytes: Buffer, preserveApps: boolean): void {
+  const { violations } = checkReturnToServiceWifi(bytes, { preserveApps });
+  if (violations.length > 0) {
+    throw new ProvisioningError(
+      'CONFIGURATION.INVALID',
+      `wifiProfile breaks ${violations.length === 1 ? 'a rule' : `${violations.length} rules`}: ${violations.map((violation) => `[${violation.rule}] ${violation.message}`).join('; ')}`,
+      { violations },
+    );
   }
-  for (const payload of wifi) {
-    if (payload.eap && !payload.eap.hasStoredCredentials && !payload.identityCertificate?.includedInProfile) {
-      throw new ProvisioningError('CONFIGURATION.INVALID', `Wi-Fi network ${payload.ssid ?? '(no SSID)'} uses enterprise authentication without credentials or an identity in the profile; the device would wait for a person`);
-    }
+}
+
+function optionalFlag(value: unknown, field: string): boolean {
+  if (value === undefined || value === null) {
+    return false;
   }
+  if (typeof value !== 'boolean') {
+    throw new ProvisioningError('CONFIGURATION.INVALID', `${field} must be true or false`);
+  }
+
+  return value;
 }
 
 /**
@@ -194,16 +223,27 @@ function readAde(value: unknown): AdeAssignment {
 
 function view(entity: RtsConfiguration): RtsConfigurationView {
   const plan = readPlan(JSON.parse(entity.plan));
+  const wifi = entity.wifiProfile ? Buffer.from(entity.wifiProfile, 'base64') : null;
+  const wifiCheck = wifi ? checkReturnToServiceWifi(wifi, { preserveApps: entity.preserveApps }) : null;
 
   return {
     id: entity.id,
     name: entity.name,
-    wifi: entity.wifiProfile
-      ? { ssids: inspectWifiPayloads(parseProfile(Buffer.from(entity.wifiProfile, 'base64'))).map((payload) => payload.ssid ?? '') }
-      : null,
+    wifi:
+      wifi && wifiCheck
+        ? {
+            ssids: inspectWifiPayloads(parseProfile(wifi)).map((payload) => payload.ssid ?? ''),
+            allowJoinBeforeFirstUnlock: wifiCheck.allowJoinBeforeFirstUnlock,
+            warnings: wifiCheck.warnings.map((warning) => (typeof warning === 'string' ? warning : warning.message)),
+          }
+        : null,
     enrollmentProfile: entity.enrollmentProfile !== null,
     ade: entity.ade ? (JSON.parse(entity.ade) as AdeAssignment) : null,
     plan: { profiles: plan.profiles.map((profile) => profile.name), apps: plan.apps },
+    preserveApps: entity.preserveApps,
+    preserveDataPlan: entity.preserveDataPlan,
+    temporarySessionTimeout: entity.temporarySessionTimeout,
+    osPolicy: entity.osPolicy ? (JSON.parse(entity.osPolicy) as OsPolicy) : null,
     createdAt: entity.createdAt.toISOString(),
     updatedAt: entity.updatedAt.toISOString(),
   };

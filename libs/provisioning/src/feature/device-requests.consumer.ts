@@ -1,0 +1,29 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+
+import { CheckEnrollmentPolicy, PrepareDeviceReturnToService, ReturnToServiceAnswered } from '@turnaround/contracts';
+import type { DataOf, Envelope, ReplyOf } from '@turnaround/contracts';
+import { OnEvent, OnRequest } from '@turnaround/messaging';
+
+import { ReturnToServiceService } from './return-to-service.service.js';
+
+/** What check-in asks provisioning while a device waits for its answer, and what it reports back. */
+@Controller()
+export class DeviceRequestsConsumer {
+  constructor(private readonly returnToService: ReturnToServiceService) {}
+
+  @OnRequest(PrepareDeviceReturnToService)
+  async prepare(@Payload() envelope: Envelope<DataOf<typeof PrepareDeviceReturnToService>>): Promise<ReplyOf<typeof PrepareDeviceReturnToService>> {
+    return this.returnToService.prepareForDevice(envelope.data.udid, envelope.data.enrollmentId);
+  }
+
+  @OnRequest(CheckEnrollmentPolicy)
+  async enrollmentPolicy(@Payload() envelope: Envelope<DataOf<typeof CheckEnrollmentPolicy>>): Promise<ReplyOf<typeof CheckEnrollmentPolicy>> {
+    return this.returnToService.enrollmentPolicy(envelope.data);
+  }
+
+  @OnEvent(ReturnToServiceAnswered, 'provisioning')
+  async answered(envelope: Envelope<DataOf<typeof ReturnToServiceAnswered>>): Promise<void> {
+    await this.returnToService.answered(envelope.data, envelope.id);
+  }
+}
