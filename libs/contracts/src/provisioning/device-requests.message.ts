@@ -39,6 +39,8 @@ export const CheckEnrollmentPolicy = defineRequest(
     product: optional(string()),
     osVersion: optional(string()),
     buildVersion: optional(string()),
+    /** MachineInfo's SUPPLEMENTAL_OS_VERSION_EXTRA, e.g. "(a)": a device already on that response is not asked again. */
+    supplementalOsVersionExtra: optional(string()),
   }),
   object({
     action: oneOf('enroll', 'update'),

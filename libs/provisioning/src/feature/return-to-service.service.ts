@@ -186,6 +186,7 @@ export class ReturnToServiceService {
     const decision = decideEnrollment(JSON.parse(configuration.osPolicy) as OsPolicy, {
       product: request.product ?? device?.productName ?? undefined,
       osVersion: request.osVersion,
+      supplementalOsVersionExtra: request.supplementalOsVersionExtra,
     });
     if (decision.action === 'update') {
       const note = `software update required before enrollment: ${request.osVersion ?? 'unknown'} → ${decision.osVersion}`;
