@@ -10,6 +10,7 @@ import { CommandSessionController } from './feature/command-session.controller.j
 import { CommandSessionService } from './feature/command-session.service.js';
 import { COMMANDS_CONFIG } from './feature/commands.config.js';
 import { DeviceSignatureService } from './feature/device-signature.service.js';
+import { EscrowClient } from './feature/escrow-client.service.js';
 import { IdentityResolver } from './feature/identity-resolver.service.js';
 import { QueueEventsConsumer } from './feature/queue-events.consumer.js';
 
@@ -34,6 +35,7 @@ export class CommandsModule {
         CommandQueueRepository,
         CommandSessionService,
         DeviceSignatureService,
+        EscrowClient,
         IdentityResolver,
       ],
       exports: [CommandQueueRepository],

@@ -7,12 +7,13 @@ import { DataSource, EntityManager, FindOneOptions, In, Not } from 'typeorm';
 import { DataGate } from '@turnaround/platform';
 
 import {
+  chooseNext,
   CommandState,
   newCommands,
-  nextEligible,
   PENDING_STATES,
   Placement,
   prioritizedSequence,
+  refusalReason,
   sequencesFor,
   supersededByEnrollment,
 } from '../domain/queue-rules.js';
@@ -47,11 +48,20 @@ export interface SupersededGroup {
   commandUuids: string[];
 }
 
+export interface EnqueuedCommand {
+  commandUuid: string;
+  requestType: string;
+  body: string;
+  /** The audit reason for fetching the bootstrap token at delivery; never the token. */
+  bootstrapTokenReason?: string;
+  whileAwaitingConfiguration?: boolean;
+}
+
 export interface EnqueueInput {
   udid: string;
   enrollmentId: string;
   placement: Placement;
-  commands: readonly { commandUuid: string; requestType: string; body: string }[];
+  commands: readonly EnqueuedCommand[];
   correlationId?: string;
 }
 
@@ -60,6 +70,8 @@ export interface EnqueueOutcome {
   queued: string[];
   /** New, but for an enrollment a fresh one already replaced: closed at once. */
   superseded: string[];
+  /** New, but no longer applicable to the enrollment: closed at once. */
+  refused: RefusedCommand[];
   /** CommandUUIDs the enrollment already had (a redelivered request). */
   ignored: string[];
 }
@@ -73,10 +85,22 @@ export interface CommandRef {
   correlationId?: string;
 }
 
+/** A command closed without being delivered, and why. */
+export interface RefusedCommand extends CommandRef {
+  reason: string;
+}
+
 export interface DeliveredCommand extends CommandRef {
   /** Base64 XML plist of the Command dictionary. */
   body: string;
+  /** Counting this delivery. */
   deliveries: number;
+  /**
+   * Set for an erase that gets the bootstrap token from escrow. Its delivery is not recorded yet:
+   * that waits for the token ({@link CommandQueueRepository.recordDelivery}), so an escrow outage
+   * leaves the erase as deliverable as it was.
+   */
+  bootstrapToken?: { reason: string; stateBefore: CommandState };
 }
 
 export interface ReportInput {
@@ -92,7 +116,12 @@ export interface ReportOutcome {
   decision: ReportDecision;
   /** The command the report changed (finished or NotNow), when it changed one. */
   changed: CommandRef | null;
-  /** The command to answer with; already marked delivered. Null: answer with an empty body. */
+  /** Commands that came up for delivery but no longer apply; now closed as refused. */
+  refused: RefusedCommand[];
+  /**
+   * The command to answer with, marked delivered unless it waits for its bootstrap token. Null:
+   * answer with an empty body.
+   */
   next: DeliveredCommand | null;
 }
 
@@ -177,6 +206,7 @@ export class CommandQueueRepository {
             status: 'superseded',
             sessionId: null,
             sessionStartedAt: null,
+            deviceConfiguredAt: null,
             updatedAt: now,
           })
           .orIgnore()
@@ -211,13 +241,23 @@ export class CommandQueueRepository {
     return this.transaction(async (manager) => {
       const now = new Date();
       await this.lockEnrollment(manager, enrollmentId, udid);
-      await manager.update(EnrollmentQueueEntity, { enrollmentId, udid }, { status: 'superseded', updatedAt: now });
-      const pending = await manager.find(CommandEntity, { where: { udid, enrollmentId, state: PENDING } });
+      await manager.update(
+        EnrollmentQueueEntity,
+        { enrollmentId, udid },
+        { status: 'superseded', updatedAt: now },
+      );
+      const pending = await manager.find(CommandEntity, {
+        where: { udid, enrollmentId, state: PENDING },
+      });
       if (pending.length === 0) {
         return null;
       }
       const commandUuids = pending.map((command) => command.commandUuid);
-      await manager.update(CommandEntity, { enrollmentId, commandUuid: In(commandUuids) }, { state: 'superseded', updatedAt: now });
+      await manager.update(
+        CommandEntity,
+        { enrollmentId, commandUuid: In(commandUuids) },
+        { state: 'superseded', updatedAt: now },
+      );
 
       return { udid, enrollmentId, commandUuids };
     });
@@ -236,7 +276,7 @@ export class CommandQueueRepository {
         .map((command) => command.commandUuid)
         .filter((uuid) => known.has(uuid));
       if (fresh.length === 0) {
-        return { queued: [], superseded: [], ignored };
+        return { queued: [], superseded: [], refused: [], ignored };
       }
       const bounds =
         existing.length > 0
@@ -246,35 +286,58 @@ export class CommandQueueRepository {
             }
           : null;
       const sequences = sequencesFor(input.placement, bounds, fresh.length);
-      const state: CommandState = enrollment.status === 'superseded' ? 'superseded' : 'queued';
+      const superseded = enrollment.status === 'superseded';
       const now = new Date();
+      const rows = fresh.map((command, index) => {
+        const whileAwaitingConfiguration = command.whileAwaitingConfiguration ?? false;
+        const reason = superseded
+          ? null
+          : refusalReason(
+              { requestType: command.requestType, whileAwaitingConfiguration },
+              enrollment.deviceConfiguredAt,
+            );
+        const state: CommandState = superseded ? 'superseded' : reason ? 'refused' : 'queued';
+
+        return {
+          reason,
+          row: {
+            enrollmentId: input.enrollmentId,
+            commandUuid: command.commandUuid,
+            udid: input.udid,
+            requestType: command.requestType,
+            // The erase is stored as provisioning rendered it, so it still holds its Wi-Fi
+            // profile (with the network's password) and any MDMProfileData; only the bootstrap
+            // token is kept out of the row and filled in at delivery.
+            body: command.body,
+            bootstrapTokenReason: command.bootstrapTokenReason ?? null,
+            whileAwaitingConfiguration,
+            sequence: sequences[index]!,
+            state,
+            deliveries: 0,
+            notNowSessionId: null,
+            correlationId: input.correlationId ?? null,
+            queuedAt: now,
+            lastDeliveredAt: null,
+            lastReportAt: null,
+            updatedAt: now,
+          },
+        };
+      });
       await manager.insert(
         CommandEntity,
-        fresh.map((command, index) => ({
-          enrollmentId: input.enrollmentId,
-          commandUuid: command.commandUuid,
-          udid: input.udid,
-          requestType: command.requestType,
-          // TODO(#3): the erase is stored rendered, with its Wi-Fi profile (password included)
-          // and any MDMProfileData identity, and it crosses the bus that way; it becomes an
-          // intent rendered at delivery, which is also where the bootstrap token goes in.
-          body: command.body,
-          sequence: sequences[index]!,
-          state,
-          deliveries: 0,
-          notNowSessionId: null,
-          correlationId: input.correlationId ?? null,
-          queuedAt: now,
-          lastDeliveredAt: null,
-          lastReportAt: null,
-          updatedAt: now,
-        })),
+        rows.map(({ row }) => row),
       );
-      const uuids = fresh.map((command) => command.commandUuid);
+      const withState = (state: CommandState) =>
+        rows.filter(({ row }) => row.state === state).map(({ row }) => row.commandUuid);
 
-      return state === 'queued'
-        ? { queued: uuids, superseded: [], ignored }
-        : { queued: [], superseded: uuids, ignored };
+      return {
+        queued: withState('queued'),
+        superseded: withState('superseded'),
+        refused: rows
+          .filter(({ reason }) => reason !== null)
+          .map(({ row, reason }) => ({ ...refOf(row), reason: reason! })),
+        ignored,
+      };
     });
   }
 
@@ -319,6 +382,7 @@ export class CommandQueueRepository {
       const reported = input.commandUuid ? await this.findReported(manager, input) : null;
       const decision = decideReport(input, reported, session.sessionId);
       let changed: CommandRef | null = null;
+      let deviceConfiguredAt = enrollment.deviceConfiguredAt;
       if (reported && (decision.kind === 'finish' || decision.kind === 'not-now')) {
         const update =
           decision.kind === 'finish'
@@ -335,14 +399,50 @@ export class CommandQueueRepository {
           update,
         );
         changed = refOf(reported);
+        if (
+          decision.kind === 'finish' &&
+          decision.state === 'acknowledged' &&
+          reported.requestType === 'DeviceConfigured' &&
+          !deviceConfiguredAt
+        ) {
+          deviceConfiguredAt = now;
+          await manager.update(
+            EnrollmentQueueEntity,
+            { enrollmentId: input.enrollmentId },
+            { deviceConfiguredAt: now, updatedAt: now },
+          );
+        }
       }
 
       const pending = await manager.find(CommandEntity, {
         where: { enrollmentId: input.enrollmentId, state: PENDING },
       });
-      const next = nextEligible(pending, session.sessionId);
+      const choice = chooseNext(pending, session.sessionId, deviceConfiguredAt);
+      for (const { entry } of choice.refused) {
+        await manager.update(
+          CommandEntity,
+          { enrollmentId: entry.enrollmentId, commandUuid: entry.commandUuid },
+          { state: 'refused', updatedAt: now },
+        );
+      }
+      const refused = choice.refused.map(({ entry, reason }) => ({ ...refOf(entry), reason }));
+      const next = choice.next;
       if (!next) {
-        return { ...opened, decision, changed, next: null };
+        return { ...opened, decision, changed, refused, next: null };
+      }
+      if (next.bootstrapTokenReason !== null) {
+        return {
+          ...opened,
+          decision,
+          changed,
+          refused,
+          next: {
+            ...refOf(next),
+            body: next.body,
+            deliveries: next.deliveries + 1,
+            bootstrapToken: { reason: next.bootstrapTokenReason, stateBefore: next.state },
+          },
+        };
       }
       const deliveries = next.deliveries + 1;
       await manager.update(
@@ -355,8 +455,43 @@ export class CommandQueueRepository {
         ...opened,
         decision,
         changed,
+        refused,
         next: { ...refOf(next), body: next.body, deliveries },
       };
+    });
+  }
+
+  /**
+   * Records the delivery of a command {@link report} chose but left unrecorded, once its
+   * bootstrap token is in hand. False when the command changed meanwhile (superseded, or handed
+   * out to a concurrent request of the same device): then it must not be sent.
+   */
+  async recordDelivery(command: DeliveredCommand): Promise<boolean> {
+    const before = command.bootstrapToken;
+    if (!before) {
+      return true;
+    }
+
+    return this.transaction(async (manager) => {
+      const now = new Date();
+      await this.lockEnrollment(manager, command.enrollmentId, command.udid);
+      const result = await manager.update(
+        CommandEntity,
+        {
+          enrollmentId: command.enrollmentId,
+          commandUuid: command.commandUuid,
+          state: before.stateBefore,
+          deliveries: command.deliveries - 1,
+        },
+        {
+          state: 'delivered',
+          deliveries: command.deliveries,
+          lastDeliveredAt: now,
+          updatedAt: now,
+        },
+      );
+
+      return result.affected === 1;
     });
   }
 
@@ -409,6 +544,7 @@ export class CommandQueueRepository {
         status: 'active',
         sessionId: null,
         sessionStartedAt: null,
+        deviceConfiguredAt: null,
         updatedAt: new Date(),
       })
       .orIgnore()
@@ -435,7 +571,12 @@ function bindingOf(row: IdentityProjectionEntity): IdentityBinding {
   };
 }
 
-function refOf(command: CommandEntity): CommandRef {
+function refOf(
+  command: Pick<
+    CommandEntity,
+    'commandUuid' | 'requestType' | 'udid' | 'enrollmentId' | 'correlationId'
+  >,
+): CommandRef {
   return {
     commandUuid: command.commandUuid,
     requestType: command.requestType,

@@ -23,9 +23,23 @@ export class CommandEntity {
   @Column({ type: 'varchar', length: 128 })
   requestType!: string;
 
-  /** Base64 of the XML plist of the Command dictionary, exactly as it was enqueued. */
+  /**
+   * Base64 of the XML plist of the Command dictionary, exactly as it was enqueued. Never holds a
+   * bootstrap token: the consumer refuses an erase that carries one.
+   */
   @Column({ type: 'text' })
   body!: string;
+
+  /**
+   * Set for an erase whose `ReturnToService.BootstrapToken` is fetched from escrow when it is
+   * delivered: the audit reason escrow is given then. The token itself is never stored here.
+   */
+  @Column({ type: 'text', nullable: true })
+  bootstrapTokenReason!: string | null;
+
+  /** A setup step, refused once the enrollment's DeviceConfigured was acknowledged. */
+  @Column({ type: 'boolean', default: false })
+  whileAwaitingConfiguration!: boolean;
 
   /** Queue order within the enrollment; 'front' placement and prioritizing go below 1. */
   @Column({ type: 'integer' })
@@ -80,6 +94,13 @@ export class EnrollmentQueueEntity {
 
   @Column({ type: Date, nullable: true })
   sessionStartedAt!: Date | null;
+
+  /**
+   * When the device acknowledged this enrollment's first DeviceConfigured; from then on a
+   * DeviceConfigured or a setup step is refused rather than sent.
+   */
+  @Column({ type: Date, nullable: true })
+  deviceConfiguredAt!: Date | null;
 
   @Column({ type: Date })
   updatedAt!: Date;

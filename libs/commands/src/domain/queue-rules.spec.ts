@@ -1,4 +1,5 @@
 import {
+  chooseNext,
   CommandState,
   isEligible,
   isPending,
@@ -6,6 +7,7 @@ import {
   nextEligible,
   prioritizedSequence,
   QueueEntry,
+  refusalReason,
   sequencesFor,
   supersededByEnrollment,
 } from './queue-rules.js';
@@ -36,6 +38,7 @@ describe('queue rules', () => {
       ['error', false],
       ['format-error', false],
       ['superseded', false],
+      ['refused', false],
     ])('counts a %s command as pending: %s', (state, pending) => {
       expect(isPending({ state })).toBe(pending);
     });
@@ -102,7 +105,12 @@ describe('queue rules', () => {
     });
 
     it('offers an EraseDevice the device answered NotNow again in a later session, not the same one', () => {
-      const refused = entry({ requestType: 'EraseDevice', state: 'not-now', deliveries: 1, notNowSessionId: 'S1' });
+      const refused = entry({
+        requestType: 'EraseDevice',
+        state: 'not-now',
+        deliveries: 1,
+        notNowSessionId: 'S1',
+      });
 
       expect(isEligible(refused, 'S1')).toBe(false);
       expect(isEligible(refused, 'S2')).toBe(true);
@@ -118,6 +126,80 @@ describe('queue rules', () => {
 
     it('answers an empty queue with nothing', () => {
       expect(nextEligible([], 'S1')).toBeUndefined();
+    });
+  });
+
+  describe('after DeviceConfigured was acknowledged', () => {
+    const configuredAt = new Date('2026-03-02T10:15:30.250Z');
+    const expected =
+      'DeviceConfigured was already acknowledged for this enrollment at 2026-03-02T10:15:30.250Z';
+
+    function scoped(overrides: Partial<QueueEntry> = {}, whileAwaitingConfiguration = false) {
+      return { ...entry(overrides), whileAwaitingConfiguration };
+    }
+
+    it('refuses a second DeviceConfigured, saying when the first was acknowledged', () => {
+      expect(refusalReason(scoped({ requestType: 'DeviceConfigured' }), configuredAt)).toBe(
+        expected,
+      );
+    });
+
+    it('refuses a command queued for while the device awaits configuration', () => {
+      expect(refusalReason(scoped({ requestType: 'InstallApplication' }, true), configuredAt)).toBe(
+        expected,
+      );
+    });
+
+    it('lets every other command through', () => {
+      expect(refusalReason(scoped({ requestType: 'InstallApplication' }), configuredAt)).toBeNull();
+      expect(refusalReason(scoped({ requestType: 'EraseDevice' }), configuredAt)).toBeNull();
+    });
+
+    it('refuses nothing before DeviceConfigured was acknowledged', () => {
+      expect(refusalReason(scoped({ requestType: 'DeviceConfigured' }), null)).toBeNull();
+      expect(refusalReason(scoped({ requestType: 'Settings' }, true), null)).toBeNull();
+    });
+
+    it('sets aside the refused commands ahead of the next one and hands that one out', () => {
+      const configured = scoped({ commandUuid: 'A', requestType: 'DeviceConfigured', sequence: 1 });
+      const setup = scoped({ commandUuid: 'B', requestType: 'Settings', sequence: 2 }, true);
+      const inventory = scoped({ commandUuid: 'C', requestType: 'DeviceInformation', sequence: 3 });
+      const later = scoped({ commandUuid: 'D', requestType: 'DeviceConfigured', sequence: 4 });
+
+      const choice = chooseNext([later, inventory, setup, configured], 'S1', configuredAt);
+
+      expect(choice.next?.commandUuid).toBe('C');
+      expect(choice.refused.map(({ entry: e, reason }) => [e.commandUuid, reason])).toEqual([
+        ['A', expected],
+        ['B', expected],
+      ]);
+    });
+
+    it('leaves commands it cannot hand out now alone, refused or not', () => {
+      const notNow = scoped({
+        requestType: 'DeviceConfigured',
+        state: 'not-now',
+        notNowSessionId: 'S1',
+        deliveries: 1,
+      });
+      const done = scoped({ requestType: 'DeviceConfigured', state: 'acknowledged' });
+
+      expect(chooseNext([notNow, done], 'S1', configuredAt)).toEqual({
+        next: undefined,
+        refused: [],
+      });
+    });
+
+    it('chooses as nextEligible does while nothing is refused', () => {
+      const entries = [
+        scoped({ commandUuid: 'A', sequence: 2 }),
+        scoped({ commandUuid: 'B', sequence: 1, requestType: 'DeviceConfigured' }),
+      ];
+
+      expect(chooseNext(entries, 'S1', null)).toEqual({
+        next: nextEligible(entries, 'S1'),
+        refused: [],
+      });
     });
   });
 

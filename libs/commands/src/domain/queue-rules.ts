@@ -4,9 +4,19 @@
  * one (B05).
  */
 
-/** Where a command is in its life. The first three are "pending" (B16: NotNow counts too). */
+/**
+ * Where a command is in its life. The first three are "pending" (B16: NotNow counts too);
+ * `refused` was never delivered because it no longer applied to the enrollment.
+ */
 export type CommandState =
-  'queued' | 'delivered' | 'not-now' | 'acknowledged' | 'error' | 'format-error' | 'superseded';
+  | 'queued'
+  | 'delivered'
+  | 'not-now'
+  | 'acknowledged'
+  | 'error'
+  | 'format-error'
+  | 'superseded'
+  | 'refused';
 
 export const PENDING_STATES: readonly CommandState[] = ['queued', 'delivered', 'not-now'];
 
@@ -46,7 +56,11 @@ export function isEligible(entry: QueueEntry, sessionId: string): boolean {
     return false;
   }
 
-  return !(DELIVERED_ONCE_ONLY.has(entry.requestType) && entry.deliveries > 0 && entry.state !== 'not-now');
+  return !(
+    DELIVERED_ONCE_ONLY.has(entry.requestType) &&
+    entry.deliveries > 0 &&
+    entry.state !== 'not-now'
+  );
 }
 
 /** Queue order: sequence, then CommandUUID so that equal sequences still order the same way. */
@@ -67,6 +81,67 @@ export function nextEligible<T extends QueueEntry>(
   sessionId: string,
 ): T | undefined {
   return [...entries].sort(compareQueueOrder).find((entry) => isEligible(entry, sessionId));
+}
+
+/** What decides whether a command still applies to its enrollment. */
+export interface ConfigurationScope {
+  requestType: string;
+  /** Queued as a setup step: it only makes sense while the device awaits configuration. */
+  whileAwaitingConfiguration: boolean;
+}
+
+/**
+ * Why a command may no longer be sent, or null when it may. Once the enrollment's DeviceConfigured
+ * was acknowledged the device has left Await Configuration: a second DeviceConfigured (or a setup
+ * step meant for before it) would at best be wasted and, during RTS with app preservation, runs
+ * into the window where the device removes the apps that were not reinstalled.
+ */
+export function refusalReason(
+  command: ConfigurationScope,
+  deviceConfiguredAt: Date | null,
+): string | null {
+  if (!deviceConfiguredAt) {
+    return null;
+  }
+  if (command.requestType !== 'DeviceConfigured' && !command.whileAwaitingConfiguration) {
+    return null;
+  }
+
+  return (
+    'DeviceConfigured was already acknowledged for this enrollment at ' +
+    deviceConfiguredAt.toISOString()
+  );
+}
+
+export interface Choice<T> {
+  /** The command to answer with; undefined for a zero-byte reply. */
+  next: T | undefined;
+  /** Commands that came up before it but no longer apply, each with its reason. */
+  refused: { entry: T; reason: string }[];
+}
+
+/**
+ * {@link nextEligible}, except that a command that no longer applies ({@link refusalReason}) is
+ * set aside as refused instead of being handed out, and the next one is considered.
+ */
+export function chooseNext<T extends QueueEntry & ConfigurationScope>(
+  entries: readonly T[],
+  sessionId: string,
+  deviceConfiguredAt: Date | null,
+): Choice<T> {
+  const refused: Choice<T>['refused'] = [];
+  for (const entry of [...entries].sort(compareQueueOrder)) {
+    if (!isEligible(entry, sessionId)) {
+      continue;
+    }
+    const reason = refusalReason(entry, deviceConfiguredAt);
+    if (reason === null) {
+      return { next: entry, refused };
+    }
+    refused.push({ entry, reason });
+  }
+
+  return { next: undefined, refused };
 }
 
 export interface SequenceBounds {

@@ -12,7 +12,11 @@ import {
 import { MessageBus } from '@turnaround/messaging';
 import { createLogger } from '@turnaround/platform';
 
-import { CommandRef, SupersededGroup } from '../data-access/command-queue.repository.js';
+import {
+  CommandRef,
+  RefusedCommand,
+  SupersededGroup,
+} from '../data-access/command-queue.repository.js';
 import { ReportedError } from '../domain/result-summary.js';
 
 /**
@@ -25,8 +29,16 @@ export class CommandEventPublisher {
 
   constructor(private readonly bus: MessageBus) {}
 
-  async delivered(command: CommandRef): Promise<void> {
-    await this.publish(CommandDelivered, refData(command), contextOf(command));
+  /** `bootstrapTokenIncluded` only for an erase that asked for the token. */
+  async delivered(command: CommandRef, bootstrapTokenIncluded?: boolean): Promise<void> {
+    await this.publish(
+      CommandDelivered,
+      {
+        ...refData(command),
+        ...(bootstrapTokenIncluded === undefined ? {} : { bootstrapTokenIncluded }),
+      },
+      contextOf(command),
+    );
   }
 
   async acknowledged(
@@ -42,10 +54,15 @@ export class CommandEventPublisher {
 
   async failed(
     command: CommandRef,
-    status: 'Error' | 'CommandFormatError',
+    status: 'Error' | 'CommandFormatError' | 'Refused',
     errors: ReportedError[],
   ): Promise<void> {
     await this.publish(CommandFailed, { ...refData(command), status, errors }, contextOf(command));
+  }
+
+  /** A command closed without being delivered, with the reason as its one error. */
+  async refused(command: RefusedCommand): Promise<void> {
+    await this.failed(command, 'Refused', [{ description: command.reason }]);
   }
 
   async notNow(command: CommandRef): Promise<void> {

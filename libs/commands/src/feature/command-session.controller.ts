@@ -11,6 +11,7 @@ import type { TurnaroundConfig } from '@turnaround/platform';
 
 import { CommandSessionService } from './command-session.service.js';
 import { COMMANDS_CONFIG } from './commands.config.js';
+import { EscrowUnavailableError } from './commands.errors.js';
 
 /**
  * The MDM payload's ServerURL. Devices PUT; POST is accepted too. The app runs without a body
@@ -36,12 +37,24 @@ export class CommandSessionController {
   }
 
   private async answer(request: Request, response: Response): Promise<void> {
+    let body: Buffer | undefined;
     try {
-      const body = await readRawBody(request, this.config.maxBodyBytes);
+      body = await readRawBody(request, this.config.maxBodyBytes);
       const reply = await this.sessions.handle(body, request.header('mdm-signature'));
       writeDeviceReply(response, reply);
+      const sent = reply.body;
+      if (reply.secret && Buffer.isBuffer(sent)) {
+        // The erase carries the bootstrap token: wiped once the socket is done with it.
+        response.once('close', () => sent.fill(0));
+      }
     } catch (error) {
+      if (error instanceof EscrowUnavailableError) {
+        response.setHeader('Retry-After', String(error.retryAfterSeconds));
+      }
       answerDeviceError(response, request, this.logger, error);
+    } finally {
+      // A result may hold a bypass code; the request bytes are not kept around either.
+      body?.fill(0);
     }
   }
 }

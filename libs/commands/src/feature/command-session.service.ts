@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 
 import { decodePlist, encodeCommand, isPlistDict, parseReport } from '@turnaround/protocol';
-import type { CommandReport } from '@turnaround/protocol';
+import type { CommandReport, PlistDict } from '@turnaround/protocol';
 import { createLogger, DeviceReply } from '@turnaround/platform';
 
 import {
   CommandQueueRepository,
+  CommandRef,
   DeliveredCommand,
   IdentityBinding,
   ReportOutcome,
@@ -14,11 +15,17 @@ import { errorsFromChain } from '../domain/result-summary.js';
 import { CommandEventPublisher } from './command-events.service.js';
 import { DeviceMismatchError } from './commands.errors.js';
 import { DeviceSignatureService } from './device-signature.service.js';
+import { EscrowClient } from './escrow-client.service.js';
 import { IdentityResolver } from './identity-resolver.service.js';
-import { factsOf } from './result-facts.js';
+import { BYPASS_CODE_REQUEST, bypassCodeOf, factsOf, withBypassCodeFacts } from './result-facts.js';
+
+/** What the command URL answers; `secret` bodies are zeroed once they were sent. */
+export interface CommandReply extends DeviceReply {
+  secret?: boolean;
+}
 
 /** A zero-byte 200: Apple's "nothing more to do"; an empty plist would not mean the same. */
-const NOTHING: DeviceReply = { status: 200 };
+const NOTHING: CommandReply = { status: 200 };
 
 const USABLE_COMMAND_UUID = /^[\x21-\x7e]{1,64}$/;
 
@@ -31,13 +38,14 @@ export class CommandSessionService {
   private readonly logger = createLogger('CommandSessionService');
 
   constructor(
+    private readonly escrow: EscrowClient,
     private readonly events: CommandEventPublisher,
     private readonly identities: IdentityResolver,
     private readonly repository: CommandQueueRepository,
     private readonly signatures: DeviceSignatureService,
   ) {}
 
-  async handle(body: Buffer, signature: string | undefined): Promise<DeviceReply> {
+  async handle(body: Buffer, signature: string | undefined): Promise<CommandReply> {
     const signer = this.signatures.verify(signature, body);
     const report = parseReport(body);
     const claimed = report.udid ?? report.enrollmentId ?? '';
@@ -48,7 +56,10 @@ export class CommandSessionService {
 
     // Our CommandUUIDs are short and printable: anything else cannot name one of them, so it is
     // treated as naming none (B17), never handed to the database.
-    const commandUuid = report.commandUuid !== undefined && USABLE_COMMAND_UUID.test(report.commandUuid) ? report.commandUuid : undefined;
+    const commandUuid =
+      report.commandUuid !== undefined && USABLE_COMMAND_UUID.test(report.commandUuid)
+        ? report.commandUuid
+        : undefined;
     const fields = {
       udid: identity.udid,
       enrollmentId: identity.enrollmentId,
@@ -68,7 +79,20 @@ export class CommandSessionService {
       status: report.status,
       commandUuid,
     });
-    await this.announceResult(report, outcome, identity);
+    await this.announceResult(report, outcome, identity, commandUuid);
+    for (const refused of outcome.refused) {
+      this.logger.info(
+        {
+          udid: refused.udid,
+          enrollmentId: refused.enrollmentId,
+          commandUuid: refused.commandUuid,
+          requestType: refused.requestType,
+          reason: refused.reason,
+        },
+        'command refused',
+      );
+      await this.events.refused(refused);
+    }
     const reply = outcome.next ? await this.deliver(outcome.next, report.status) : NOTHING;
     this.logger.debug(
       {
@@ -87,12 +111,13 @@ export class CommandSessionService {
     report: CommandReport,
     outcome: ReportOutcome,
     identity: IdentityBinding,
+    commandUuid: string | undefined,
   ): Promise<void> {
     const { decision, changed } = outcome;
     const fields = {
       udid: identity.udid,
       enrollmentId: identity.enrollmentId,
-      commandUuid: report.commandUuid,
+      commandUuid: commandUuid ?? report.commandUuid?.slice(0, 80),
       status: report.status,
     };
     if (decision.kind === 'idle') {
@@ -129,9 +154,13 @@ export class CommandSessionService {
       return;
     }
     if (decision.state === 'acknowledged') {
-      const { facts, unreadable } = factsOf(changed.requestType, report.payload);
+      const read = factsOf(changed.requestType, report.payload);
+      const facts =
+        changed.requestType === BYPASS_CODE_REQUEST
+          ? withBypassCodeFacts(read.facts, await this.escrowBypassCode(changed, report.payload))
+          : read.facts;
       this.logger.info({ ...commandFields, facts: facts !== undefined }, 'command acknowledged');
-      const problems = [...report.problems.map((problem) => problem.key), ...unreadable];
+      const problems = [...report.problems.map((problem) => problem.key), ...read.unreadable];
       if (problems.length > 0) {
         this.logger.warn({ ...commandFields, fields: problems }, 'result partly unreadable');
       }
@@ -148,27 +177,95 @@ export class CommandSessionService {
     );
   }
 
-  private async deliver(command: DeliveredCommand, status: string): Promise<DeviceReply> {
-    const dict = decodePlist(Buffer.from(command.body, 'base64'));
-    if (!isPlistDict(dict)) {
-      // The consumer refuses such bodies; reaching this means the row was changed by hand.
-      throw new Error(`stored command ${command.commandUuid} is not a dictionary`);
+  /**
+   * Hands the code of an ActivationLockBypassCode result to escrow; whether it is stored there is
+   * all anyone else learns. The device's request never fails for it: escrow being down only
+   * means provisioning sees `bypassCodeEscrowed: false`.
+   */
+  private async escrowBypassCode(command: CommandRef, payload: PlistDict): Promise<boolean> {
+    const code = bypassCodeOf(payload);
+    // Out of the payload at once, so no later step (a log line, an extractor) can pick it up.
+    delete payload[BYPASS_CODE_REQUEST];
+    if (code === undefined) {
+      this.logger.warn(
+        {
+          udid: command.udid,
+          enrollmentId: command.enrollmentId,
+          commandUuid: command.commandUuid,
+        },
+        'bypass code result holds no code',
+      );
+
+      return false;
     }
 
-    const body = encodeCommand(command.commandUuid, dict);
-    this.logger.info(
-      {
-        udid: command.udid,
-        enrollmentId: command.enrollmentId,
-        commandUuid: command.commandUuid,
-        status,
-        requestType: command.requestType,
-        deliveries: command.deliveries,
-      },
-      'command delivered',
-    );
-    await this.events.delivered(command);
-
-    return { status: 200, body, contentType: 'application/xml' };
+    return this.escrow.storeBypassCode(command, code);
   }
+
+  private async deliver(command: DeliveredCommand, status: string): Promise<CommandReply> {
+    const fields = {
+      udid: command.udid,
+      enrollmentId: command.enrollmentId,
+      commandUuid: command.commandUuid,
+      status,
+      requestType: command.requestType,
+      deliveries: command.deliveries,
+    };
+    if (!command.bootstrapToken) {
+      const body = encodeCommand(command.commandUuid, storedDict(command));
+      this.logger.info(fields, 'command delivered');
+      await this.events.delivered(command);
+
+      return { status: 200, body, contentType: 'application/xml' };
+    }
+
+    // Throws while escrow cannot answer: the erase is not recorded as delivered and waits for
+    // the device's next request, rather than going out without the token and wiping the apps.
+    const token = await this.escrow.fetchBootstrapToken(command, command.bootstrapToken.reason);
+    let body: Buffer;
+    try {
+      body = encodeCommand(command.commandUuid, withBootstrapToken(storedDict(command), token));
+    } finally {
+      token?.fill(0);
+    }
+    if (!(await this.repository.recordDelivery(command))) {
+      body.fill(0);
+      this.logger.warn(fields, 'erase changed while its token was fetched, not delivered');
+
+      return NOTHING;
+    }
+    const included = token !== null;
+    if (!included) {
+      this.logger.warn(
+        { ...fields, reason: command.bootstrapToken.reason },
+        'no bootstrap token escrowed, erase delivered without it: apps will not be preserved',
+      );
+    }
+    this.logger.info({ ...fields, bootstrapTokenIncluded: included }, 'command delivered');
+    await this.events.delivered(command, included);
+
+    return { status: 200, body, contentType: 'application/xml', secret: included };
+  }
+}
+
+function storedDict(command: DeliveredCommand): PlistDict {
+  const dict = decodePlist(Buffer.from(command.body, 'base64'));
+  if (!isPlistDict(dict)) {
+    // The consumer refuses such bodies; reaching this means the row was changed by hand.
+    throw new Error(`stored command ${command.commandUuid} is not a dictionary`);
+  }
+
+  return dict;
+}
+
+// B08: the token goes in as <data> holding exactly the bytes escrow returned; without one the
+// key is left out, which the device takes as a plain (non-preserving) Return to Service.
+function withBootstrapToken(dict: PlistDict, token: Buffer | null): PlistDict {
+  const returnToService = dict['ReturnToService'];
+  if (!isPlistDict(returnToService)) {
+    // The consumer refuses such erases; reaching this means the row was changed by hand.
+    throw new Error('stored erase has no ReturnToService dictionary');
+  }
+
+  return token ? { ...dict, ReturnToService: { ...returnToService, BootstrapToken: token } } : dict;
 }

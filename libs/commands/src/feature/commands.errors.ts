@@ -40,3 +40,19 @@ export class CaUnavailableError extends Error {
     super(`the CA certificate ${path} does not exist yet`);
   }
 }
+
+/**
+ * An erase that keeps the device's apps cannot go out without its bootstrap token: sent without
+ * it the device would wipe them. The device is asked to come back (503, Retry-After) instead.
+ */
+export class EscrowUnavailableError extends Error {
+  readonly code = 'DEPENDENCY.ESCROW_UNAVAILABLE';
+
+  constructor(
+    readonly retryAfterSeconds: number,
+    escrowCode: string,
+  ) {
+    // Only the code of what went wrong: escrow's message is not ours to pass on.
+    super(`escrow could not hand out the bootstrap token (${escrowCode})`);
+  }
+}

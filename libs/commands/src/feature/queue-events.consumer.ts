@@ -16,7 +16,6 @@ import { decodePlist, isPlistDict } from '@turnaround/protocol';
 import { CommandQueueRepository } from '../data-access/command-queue.repository.js';
 import { CommandEventPublisher } from './command-events.service.js';
 
-
 /**
  * The queue's inputs from other services. Every handler is idempotent: a redelivered message
  * finds its change already made and changes nothing.
@@ -33,7 +32,7 @@ export class QueueEventsConsumer {
   @OnEvent(EnqueueCommands, 'commands')
   async onEnqueue(@Payload() envelope: Envelope<DataOf<typeof EnqueueCommands>>): Promise<void> {
     const { udid, enrollmentId, placement, commands } = envelope.data;
-    commands.forEach((command, index) => requireCommandDict(command.command, index));
+    commands.forEach((command, index) => requireCommandDict(command, index));
 
     const outcome = await this.repository.enqueue({
       udid,
@@ -43,6 +42,10 @@ export class QueueEventsConsumer {
         commandUuid: command.commandUuid,
         requestType: command.requestType,
         body: command.command,
+        ...(command.attachBootstrapToken
+          ? { bootstrapTokenReason: command.attachBootstrapToken.reason }
+          : {}),
+        whileAwaitingConfiguration: command.whileAwaitingConfiguration ?? false,
       })),
       ...(envelope.correlationId ? { correlationId: envelope.correlationId } : {}),
     });
@@ -53,6 +56,18 @@ export class QueueEventsConsumer {
     }
     if (outcome.ignored.length > 0) {
       this.logger.info({ ...fields, commandUuids: outcome.ignored }, 'known commands ignored');
+    }
+    for (const refused of outcome.refused) {
+      this.logger.info(
+        {
+          ...fields,
+          commandUuid: refused.commandUuid,
+          requestType: refused.requestType,
+          reason: refused.reason,
+        },
+        'command refused',
+      );
+      await this.events.refused(refused);
     }
     if (outcome.superseded.length > 0) {
       // The enrollment was already replaced by a fresh one: nothing queued for it may run (B05).
@@ -77,10 +92,15 @@ export class QueueEventsConsumer {
   }
 
   @OnEvent(DeviceCheckedOut, 'commands')
-  async onCheckedOut(@Payload() envelope: Envelope<DataOf<typeof DeviceCheckedOut>>): Promise<void> {
+  async onCheckedOut(
+    @Payload() envelope: Envelope<DataOf<typeof DeviceCheckedOut>>,
+  ): Promise<void> {
     const { udid, enrollmentId } = envelope.data;
     const closed = await this.repository.checkOut(udid, enrollmentId);
-    this.logger.info({ udid, enrollmentId, commandUuids: closed?.commandUuids ?? [], messageId: envelope.id }, 'enrollment checked out');
+    this.logger.info(
+      { udid, enrollmentId, commandUuids: closed?.commandUuids ?? [], messageId: envelope.id },
+      'enrollment checked out',
+    );
     if (closed) {
       await this.events.superseded(closed, envelope.id);
     }
@@ -122,22 +142,43 @@ export class QueueEventsConsumer {
   }
 }
 
+type QueuedCommand = DataOf<typeof EnqueueCommands>['commands'][number];
+
 // A body that is not a Command dictionary could never be delivered; refusing it here
 // dead-letters the message instead of failing a device's request later.
-function requireCommandDict(base64: string, index: number): void {
+function requireCommandDict(command: QueuedCommand, index: number): void {
+  const path = `data.commands[${index}]`;
   let dict;
   try {
-    dict = decodePlist(Buffer.from(base64, 'base64'));
+    dict = decodePlist(Buffer.from(command.command, 'base64'));
   } catch {
-    throw new ContractViolation(
-      `data.commands[${index}].command`,
-      'XML plist of a Command dictionary',
-    );
+    throw new ContractViolation(`${path}.command`, 'XML plist of a Command dictionary');
   }
   if (!isPlistDict(dict) || typeof dict['RequestType'] !== 'string') {
+    throw new ContractViolation(`${path}.command`, 'Command dictionary with a RequestType');
+  }
+  // The queue's rules (erase once, DeviceConfigured once) go by requestType: it must not lie.
+  if (dict['RequestType'] !== command.requestType) {
+    throw new ContractViolation(`${path}.requestType`, 'the RequestType of the command');
+  }
+
+  const returnToService = dict['ReturnToService'];
+  // Issue #3: a queued row never holds a bootstrap token; it is fetched when the erase goes out.
+  if (isPlistDict(returnToService) && 'BootstrapToken' in returnToService) {
     throw new ContractViolation(
-      `data.commands[${index}].command`,
-      'Command dictionary with a RequestType',
+      `${path}.command`,
+      'ReturnToService without BootstrapToken (ask for it with attachBootstrapToken)',
+    );
+  }
+  if (
+    command.attachBootstrapToken &&
+    (dict['RequestType'] !== 'EraseDevice' ||
+      !isPlistDict(returnToService) ||
+      returnToService['Enabled'] !== true)
+  ) {
+    throw new ContractViolation(
+      `${path}.attachBootstrapToken`,
+      'only on an EraseDevice whose ReturnToService is Enabled',
     );
   }
 }

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
-import { CommandDelivered, createEnvelope, DeviceCheckedOut } from '@turnaround/contracts';
+import {
+  CommandDelivered,
+  CommandFailed,
+  createEnvelope,
+  DeviceCheckedOut,
+} from '@turnaround/contracts';
 import { encodePlistXml } from '@turnaround/protocol';
 
 import { commandIn, CommandsTestApp, enqueueEnvelope } from '../testing/commands-test-app.js';
@@ -149,7 +154,14 @@ describe('queue events', () => {
       await harness.enroll(device, 'OUT-1');
       const [queued] = await harness.enqueue(id, 'OUT-1', [{ requestType: 'ProfileList' }]);
       const from = harness.events.length;
-      await harness.deliver(createEnvelope(DeviceCheckedOut, 'checkin', { udid: id, enrollmentId: 'OUT-1' }, { subject: id }));
+      await harness.deliver(
+        createEnvelope(
+          DeviceCheckedOut,
+          'checkin',
+          { udid: id, enrollmentId: 'OUT-1' },
+          { subject: id },
+        ),
+      );
       const [late] = await harness.enqueue(id, 'OUT-1', [{ requestType: 'SecurityInfo' }]);
 
       expect(harness.superseded(from).map((event) => event.data)).toEqual([
@@ -254,6 +266,156 @@ describe('queue events', () => {
       await harness.enqueue(id, 'ENQ-OWN-1', [{ requestType: 'ProfileList' }]);
 
       expect((await harness.report(second, 'Idle')).body.length).toBe(0);
+    });
+  });
+
+  describe('DeviceConfigured is sent at most once per enrollment', () => {
+    const refusal = /^DeviceConfigured was already acknowledged for this enrollment at (\S+)$/;
+
+    async function configured(enrollmentId: string) {
+      const id = udid();
+      const device = await harness.device(id);
+      await harness.enroll(device, enrollmentId);
+      const [configuredUuid] = await harness.enqueue(id, enrollmentId, [
+        { requestType: 'DeviceConfigured' },
+      ]);
+      const before = Date.now();
+      expect(await deliveredFor(device, 1)).toEqual([configuredUuid]);
+
+      return { id, device, before };
+    }
+
+    async function stateOf(enrollmentId: string, commandUuid: string) {
+      const commands = await harness.repository.listCommands(enrollmentId);
+
+      return commands.find((command) => command.commandUuid === commandUuid)?.state;
+    }
+
+    it('refuses a DeviceConfigured enqueued after the first was acknowledged, saying when', async () => {
+      const { id, device, before } = await configured('DC-ENQ');
+      const from = harness.events.length;
+
+      const [again] = await harness.enqueue(id, 'DC-ENQ', [{ requestType: 'DeviceConfigured' }]);
+
+      const failed = harness.eventsOf(CommandFailed, from).map((event) => event.data);
+      expect(failed).toEqual([
+        {
+          udid: id,
+          enrollmentId: 'DC-ENQ',
+          commandUuid: again,
+          requestType: 'DeviceConfigured',
+          status: 'Refused',
+          errors: [{ description: expect.stringMatching(refusal) }],
+        },
+      ]);
+      const at = Date.parse(
+        refusal.exec(String((failed[0]!.errors as { description: string }[])[0]!.description))![1]!,
+      );
+      expect(at).toBeGreaterThanOrEqual(before - 1000);
+      expect(at).toBeLessThanOrEqual(Date.now());
+      expect(await stateOf('DC-ENQ', again!)).toBe('refused');
+      expect((await harness.report(device, 'Idle')).body.length).toBe(0);
+    });
+
+    it('refuses a setup step enqueued for while the device awaits configuration, and nothing else', async () => {
+      const { id, device } = await configured('DC-SETUP');
+      const from = harness.events.length;
+
+      const [setup, inventory] = await harness.enqueue(id, 'DC-SETUP', [
+        { requestType: 'Settings', whileAwaitingConfiguration: true },
+        { requestType: 'DeviceInformation', whileAwaitingConfiguration: false },
+      ]);
+
+      expect(harness.eventsOf(CommandFailed, from).map((event) => event.data.commandUuid)).toEqual([
+        setup,
+      ]);
+      expect(await deliveredFor(device, 5)).toEqual([inventory]);
+    });
+
+    it('announces a refusal once when the same EnqueueCommands is delivered again', async () => {
+      const { id } = await configured('DC-REDELIVERED');
+      const commands = [
+        {
+          commandUuid: 'DC-AGAIN-1',
+          requestType: 'DeviceConfigured',
+          command: encodePlistXml({ RequestType: 'DeviceConfigured' }).toString('base64'),
+        },
+      ];
+      const envelope = enqueueEnvelope(id, 'DC-REDELIVERED', commands);
+      const from = harness.events.length;
+
+      await harness.deliver(envelope);
+      await harness.deliver(envelope);
+
+      expect(harness.eventsOf(CommandFailed, from)).toHaveLength(1);
+    });
+
+    it('refuses commands queued earlier when their turn comes after DeviceConfigured', async () => {
+      const id = udid();
+      const device = await harness.device(id);
+      await harness.enroll(device, 'DC-EARLIER');
+      const [setupBefore, first, setupAfter, second, inventory] = await harness.enqueue(
+        id,
+        'DC-EARLIER',
+        [
+          { requestType: 'Settings', whileAwaitingConfiguration: true },
+          { requestType: 'DeviceConfigured' },
+          { requestType: 'InstallApplication', whileAwaitingConfiguration: true },
+          { requestType: 'DeviceConfigured' },
+          { requestType: 'DeviceInformation' },
+        ],
+      );
+      const from = harness.events.length;
+
+      expect(commandIn(await harness.report(device, 'Idle'))?.commandUuid).toBe(setupBefore);
+      expect(
+        commandIn(await harness.report(device, 'Acknowledged', setupBefore))?.commandUuid,
+      ).toBe(first);
+      const afterConfigured = await harness.report(device, 'Acknowledged', first);
+
+      expect(commandIn(afterConfigured)?.commandUuid).toBe(inventory);
+      const refused = harness.eventsOf(CommandFailed, from).map((event) => event.data);
+      expect(refused.map((data) => [data.commandUuid, data.status])).toEqual([
+        [setupAfter, 'Refused'],
+        [second, 'Refused'],
+      ]);
+      expect(
+        refused.every((data) =>
+          refusal.test(String((data.errors as { description: string }[])[0]?.description)),
+        ),
+      ).toBe(true);
+      const deliveredConfigured = harness
+        .eventsOf(CommandDelivered, from)
+        .filter((event) => event.data.requestType === 'DeviceConfigured');
+      expect(deliveredConfigured.map((event) => event.data.commandUuid)).toEqual([first]);
+      expect(await stateOf('DC-EARLIER', second!)).toBe('refused');
+      expect(await stateOf('DC-EARLIER', setupAfter!)).toBe('refused');
+      expect(await stateOf('DC-EARLIER', setupBefore!)).toBe('acknowledged');
+    });
+
+    it('still sends DeviceConfigured again when the first one failed', async () => {
+      const id = udid();
+      const device = await harness.device(id);
+      await harness.enroll(device, 'DC-FAILED');
+      const [first, second] = await harness.enqueue(id, 'DC-FAILED', [
+        { requestType: 'DeviceConfigured' },
+        { requestType: 'DeviceConfigured' },
+      ]);
+
+      expect(commandIn(await harness.report(device, 'Idle'))?.commandUuid).toBe(first);
+      expect(commandIn(await harness.report(device, 'Error', first))?.commandUuid).toBe(second);
+    });
+
+    it('keeps the rule to its enrollment: a fresh enrollment gets its own DeviceConfigured', async () => {
+      const { id } = await configured('DC-OLD');
+      const fresh = await harness.device(id);
+      await harness.enroll(fresh, 'DC-NEW', { previousEnrollmentId: 'DC-OLD' });
+
+      const [configuredAgain] = await harness.enqueue(id, 'DC-NEW', [
+        { requestType: 'DeviceConfigured' },
+      ]);
+
+      expect(await deliveredFor(fresh, 1)).toEqual([configuredAgain]);
     });
   });
 

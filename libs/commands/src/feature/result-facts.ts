@@ -13,13 +13,15 @@ interface Extracted {
 }
 
 // Inventory worth passing on, under the key it travels as. Every other result (profile lists
-// with signer certificates, certificate lists, bootstrap tokens) stays out of events.
+// with signer certificates, certificate lists, bootstrap tokens, bypass codes) stays out of events.
 const EXTRACTORS: Readonly<Record<string, [string, (payload: PlistDict) => Extracted]>> = {
   DeviceInformation: ['deviceInformation', extractDeviceInformation],
   SecurityInfo: ['securityInfo', extractSecurityInfo],
   ManagedApplicationList: ['applications', extractManagedApplications],
   InstalledApplicationList: ['applications', extractManagedApplications],
 };
+
+export const BYPASS_CODE_REQUEST = 'ActivationLockBypassCode';
 
 export interface ResultFacts {
   facts?: Record<string, unknown>;
@@ -47,4 +49,25 @@ export function factsOf(requestType: string, payload: PlistDict): ResultFacts {
       unreadable: [`extraction failed: ${error instanceof Error ? error.message : String(error)}`],
     };
   }
+}
+
+/**
+ * The code an ActivationLockBypassCode result carries, for escrow and nothing else; undefined
+ * when the result has none (the device only has one for 15 days after supervision).
+ */
+export function bypassCodeOf(payload: PlistDict): string | undefined {
+  const code = payload[BYPASS_CODE_REQUEST];
+
+  return typeof code === 'string' && code.trim() !== '' ? code : undefined;
+}
+
+/**
+ * The facts of an ActivationLockBypassCode result: whether escrow now holds its code, which is
+ * what provisioning needs before it can clear Activation Lock. Never the code.
+ */
+export function withBypassCodeFacts(
+  facts: Record<string, unknown> | undefined,
+  escrowed: boolean,
+): Record<string, unknown> {
+  return { ...facts, bypassCodeEscrowed: escrowed };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,15 +7,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import { pino } from 'pino';
+import { DataSource } from 'typeorm';
 
 import {
   CommandsSuperseded,
   createEnvelope,
   DeviceEnrolled,
   EnqueueCommands,
+  DataOf,
   Envelope,
+  FetchBootstrapToken,
   PrioritizeCommand,
   ResolveIdentity,
+  StoreActivationLockBypassCode,
 } from '@turnaround/contracts';
 import {
   CertificateAuthority,
@@ -23,7 +29,7 @@ import {
   RequestSigner,
 } from '@turnaround/identity';
 import { BusServer, InProcessTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
-import { loadConfig, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
+import { loadConfig, rootLogger, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
 import { decodePlist, encodePlistXml, isPlistDict, PlistDict } from '@turnaround/protocol';
 
 import { CommandsModule } from '../commands.module.js';
@@ -46,9 +52,14 @@ export interface TestCommand {
   commandUuid?: string;
   requestType: string;
   keys?: PlistDict;
+  attachBootstrapToken?: { reason: string };
+  whileAwaitingConfiguration?: boolean;
 }
 
 export type CheckinMode = 'answer' | 'slow';
+
+/** How the fake escrow service behaves: answers, answers too late, or fails every request. */
+export type EscrowMode = 'answer' | 'slow' | 'fail';
 
 /**
  * The commands service booted the way the apps boot it: Nest over HTTP on 127.0.0.1 with no body
@@ -66,6 +77,17 @@ export class CommandsTestApp {
   >();
   checkinMode: CheckinMode = 'answer';
   resolveRequests = 0;
+  /** What the fake escrow service holds: udid → bootstrap token. */
+  readonly escrowedTokens = new Map<string, Buffer>();
+  /** Bypass codes the fake escrow service was handed: udid → code. */
+  readonly escrowedBypassCodes = new Map<string, string>();
+  escrowMode: EscrowMode = 'answer';
+  /** What the fake escrow answers a StoreActivationLockBypassCode with, when it answers. */
+  bypassCodeStored = true;
+  /** Every request the fake escrow service received, oldest first. */
+  readonly escrowRequests: Envelope<Record<string, unknown>>[] = [];
+  /** Runs inside the fake escrow service before it answers, to change the world meanwhile. */
+  escrowHook?: (envelope: Envelope<Record<string, unknown>>) => Promise<void>;
 
   private app?: INestApplication;
   private dir = '';
@@ -74,8 +96,9 @@ export class CommandsTestApp {
 
   config!: TurnaroundConfig;
 
-  async start(): Promise<void> {
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
+  /** `logLevel`: for suites that read the service's log lines (see {@link captureLogs}). */
+  async start(options: { logLevel?: string } = {}): Promise<void> {
+    setLogLevel(options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent');
     this.dir = mkdtempSync(join(tmpdir(), 'turnaround-commands-'));
     const material = createCertificateAuthority({ commonName: 'Turnaround Test CA' });
     writeFileSync(join(this.dir, 'ca.crt'), material.certificatePem);
@@ -99,6 +122,11 @@ export class CommandsTestApp {
 
       return known ? { found: true, userEnrollment: false, ...known } : { found: false };
     });
+    await this.transport.serve(
+      'escrow',
+      [FetchBootstrapToken.routingKey, StoreActivationLockBypassCode.routingKey],
+      async (envelope) => this.answerEscrow(envelope as Envelope<Record<string, unknown>>),
+    );
 
     @Module({ imports: [CommandsModule.register(this.config, this.transport)] })
     class TestRootModule {}
@@ -122,6 +150,29 @@ export class CommandsTestApp {
 
   get repository(): CommandQueueRepository {
     return this.app!.get(CommandQueueRepository);
+  }
+
+  /** Every row of every table of the commands database, by table. */
+  async tableRows(): Promise<Record<string, Record<string, unknown>[]>> {
+    const dataSource = this.app!.get<DataSource>(getDataSourceToken('commands'));
+    const tables: { name: string }[] = await dataSource.query(
+      "SELECT name FROM sqlite_master WHERE type = 'table'",
+    );
+    const rows: Record<string, Record<string, unknown>[]> = {};
+    for (const { name } of tables) {
+      rows[name] = await dataSource.query(`SELECT * FROM "${name.replace(/"/g, '""')}"`);
+    }
+
+    return rows;
+  }
+
+  /** The bytes of the commands database's files as they are on disk now (WAL included). */
+  databaseFiles(): Buffer {
+    return Buffer.concat(
+      readdirSync(this.dir)
+        .filter((name) => name.startsWith('commands.sqlite'))
+        .map((name) => readFileSync(join(this.dir, name))),
+    );
   }
 
   /** A new identity for `udid`, issued by the service's CA (not yet known to anyone). */
@@ -182,6 +233,7 @@ export class CommandsTestApp {
     enrollmentId: string,
     commands: readonly TestCommand[],
     placement: 'back' | 'front' = 'back',
+    correlationId?: string,
   ): Promise<string[]> {
     const entries = commands.map((command) => ({
       commandUuid: command.commandUuid ?? randomUUID().toUpperCase(),
@@ -189,8 +241,14 @@ export class CommandsTestApp {
       command: encodePlistXml({ RequestType: command.requestType, ...command.keys }).toString(
         'base64',
       ),
+      ...(command.attachBootstrapToken
+        ? { attachBootstrapToken: command.attachBootstrapToken }
+        : {}),
+      ...(command.whileAwaitingConfiguration !== undefined
+        ? { whileAwaitingConfiguration: command.whileAwaitingConfiguration }
+        : {}),
     }));
-    await this.deliver(enqueueEnvelope(udid, enrollmentId, entries, placement));
+    await this.deliver(enqueueEnvelope(udid, enrollmentId, entries, placement, correlationId));
 
     return entries.map((entry) => entry.commandUuid);
   }
@@ -255,20 +313,76 @@ export class CommandsTestApp {
   superseded(from = 0): Envelope<Record<string, unknown>>[] {
     return this.eventsOf(CommandsSuperseded, from);
   }
+
+  private async answerEscrow(envelope: Envelope<Record<string, unknown>>): Promise<unknown> {
+    this.escrowRequests.push(envelope);
+    await this.escrowHook?.(envelope);
+    if (this.escrowMode === 'slow') {
+      await sleep(this.config.requestTimeoutMs * 3);
+    }
+    if (this.escrowMode === 'fail') {
+      throw Object.assign(new Error('escrow key ring is locked'), {
+        code: 'ESCROW.KEY_UNAVAILABLE',
+      });
+    }
+    const udid = String(envelope.data.udid);
+    if (envelope.type === FetchBootstrapToken.routingKey) {
+      const token = this.escrowedTokens.get(udid);
+
+      return token ? { token: token.toString('base64') } : {};
+    }
+    if (this.bypassCodeStored) {
+      this.escrowedBypassCodes.set(udid, String(envelope.data.code));
+    }
+
+    return { stored: this.bypassCodeStored };
+  }
 }
+
+export type EnqueuedTestCommand = DataOf<typeof EnqueueCommands>['commands'][number];
 
 export function enqueueEnvelope(
   udid: string,
   enrollmentId: string,
-  commands: { commandUuid: string; requestType: string; command: string }[],
+  commands: EnqueuedTestCommand[],
   placement: 'back' | 'front' = 'back',
+  correlationId?: string,
 ): Envelope {
   return createEnvelope(
     EnqueueCommands,
     'provisioning',
     { udid, enrollmentId, placement, commands },
-    { subject: udid },
+    { subject: udid, ...(correlationId ? { correlationId } : {}) },
   );
+}
+
+/**
+ * Sends every log line of this test file's loggers (all children of the root) to memory until
+ * `restore` is called. Only lines at or above the level the harness was started with appear.
+ */
+export function captureLogs(): { lines: string[]; restore: () => void } {
+  const root = rootLogger() as unknown as Record<symbol, unknown>;
+  const original = root[pino.symbols.streamSym];
+  const lines: string[] = [];
+  root[pino.symbols.streamSym] = { write: (line: string) => void lines.push(line) };
+
+  return { lines, restore: () => void (root[pino.symbols.streamSym] = original) };
+}
+
+/** Every way the bytes could be written down, and which of them occur in `haystack`. */
+export function leaksOf(haystack: Buffer | string, secret: Buffer): string[] {
+  const text = Buffer.isBuffer(haystack) ? haystack : Buffer.from(haystack, 'utf8');
+  const forms: Record<string, Buffer> = {
+    raw: secret,
+    base64: Buffer.from(secret.toString('base64')),
+    base64url: Buffer.from(secret.toString('base64url')),
+    hex: Buffer.from(secret.toString('hex')),
+    HEX: Buffer.from(secret.toString('hex').toUpperCase()),
+  };
+
+  return Object.entries(forms)
+    .filter(([, form]) => text.includes(form))
+    .map(([name]) => name);
 }
 
 /** The CommandUUID and RequestType a device got, or null for a zero-byte answer. */
