@@ -11,6 +11,8 @@ import { CHECKIN_SETTINGS } from './feature/checkin.settings.js';
 import { CheckinRoutesController } from './feature/device-routes.controller.js';
 import { DeviceIdentityService } from './feature/device-identity.service.js';
 import { EnrollmentProfileService } from './feature/enrollment-profile.service.js';
+import { MachineInfoEnrollmentService } from './feature/machine-info-enrollment.service.js';
+import { ReturnToServiceCheckinService } from './feature/return-to-service-checkin.service.js';
 
 /** The check-in URL, enrollment profiles and device identities. */
 @Module({})
@@ -40,6 +42,8 @@ export class CheckinModule {
         CheckinService,
         DeviceIdentityService,
         EnrollmentProfileService,
+        MachineInfoEnrollmentService,
+        ReturnToServiceCheckinService,
       ],
     };
   }

@@ -23,7 +23,9 @@ describe('platformOf', () => {
     ['iPhone17,1', 'ios'],
     ['iPad16,3', 'ipados'],
     ['AppleTV14,1', 'tvos'],
+    // Vision Pro reports RealityDevice product names, never "Vision" (M2 and M5 models).
     ['RealityDevice14,1', 'visionos'],
+    ['RealityDevice17,1', 'visionos'],
     ['MacBookPro18,3', 'macos'],
     [undefined, 'unknown'],
   ])('%s is %s', (productName, platform) => {

@@ -27,6 +27,7 @@ import { platformOf } from '../domain/enrollment-rules.js';
 import { CheckinRepository } from '../data-access/checkin.repository.js';
 import { CHECKIN_SETTINGS } from './checkin.settings.js';
 import type { CheckinSettings } from './checkin.settings.js';
+import { ReturnToServiceCheckinService } from './return-to-service-checkin.service.js';
 
 const OK: DeviceReply = { status: 200 };
 
@@ -42,6 +43,7 @@ export class CheckinService {
   constructor(
     private readonly bus: MessageBus,
     private readonly repository: CheckinRepository,
+    private readonly returnToService: ReturnToServiceCheckinService,
     @Inject(CHECKIN_SETTINGS) private readonly settings: CheckinSettings,
   ) {}
 
@@ -54,7 +56,6 @@ export class CheckinService {
       return this.authenticate(message, udid, identity);
     }
     const bound = await this.repository.requireIdentity(identity.fingerprint, udid);
-    const fields = { udid, messageType: message.messageType, enrollmentId: bound.enrollmentId };
     switch (message.messageType) {
       case 'TokenUpdate':
         return this.tokenUpdate(message, udid, identity);
@@ -65,10 +66,7 @@ export class CheckinService {
       case 'GetBootstrapToken':
         return this.getBootstrapToken(message, udid);
       case 'ReturnToService':
-        // TODO(#3): answer from the device's RTS configuration and escrowed token, and record the trigger.
-        this.logger.info(fields, 'return to service requested by the device; not configured');
-
-        return plist({ ReturnToService: { Enabled: false } });
+        return this.returnToService.answer(udid, bound);
       case 'DeclarativeManagement':
         return this.declarativeManagement(message, udid);
       case 'UserAuthenticate':

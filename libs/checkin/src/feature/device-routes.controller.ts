@@ -10,6 +10,7 @@ import type { CheckinSettings } from './checkin.settings.js';
 import { CheckinService } from './checkin.service.js';
 import { DeviceIdentityService } from './device-identity.service.js';
 import { EnrollmentProfileService } from './enrollment-profile.service.js';
+import { MachineInfoEnrollmentService } from './machine-info-enrollment.service.js';
 
 /** The device-facing URLs of the check-in service. */
 @Controller('mdm')
@@ -19,6 +20,7 @@ export class CheckinRoutesController {
   constructor(
     private readonly checkin: CheckinService,
     private readonly identities: DeviceIdentityService,
+    private readonly machineInfoEnrollment: MachineInfoEnrollmentService,
     private readonly profiles: EnrollmentProfileService,
     @Inject(CHECKIN_SETTINGS) private readonly settings: CheckinSettings,
   ) {}
@@ -43,9 +45,8 @@ export class CheckinRoutesController {
   }
 
   /**
-   * The enrollment profile, with a fresh identity each time. Devices reach it as the ADE profile's
-   * `url` or by download. TODO(#3): verify the ADE MachineInfo and answer 403 when an OS update is
-   * required first; until then anyone who can reach this URL can enroll a device.
+   * The enrollment profile, with a fresh identity each time, for a download: anyone who can reach
+   * this URL gets one. The ADE fetch POSTs its MachineInfo below instead.
    */
   @Get('enroll')
   async enrollmentProfile(@Req() request: Request, @Res() response: Response): Promise<void> {
@@ -56,15 +57,14 @@ export class CheckinRoutesController {
     }
   }
 
+  /** The ADE profile `url`: the device POSTs its CMS-signed MachineInfo (protocol doc §5.2, §6). */
   @Post('enroll')
   async enrollmentProfileForMachineInfo(@Req() request: Request, @Res() response: Response): Promise<void> {
     try {
-      await readRawBody(request, this.settings.maxBodyBytes);
+      const body = await readRawBody(request, this.settings.maxBodyBytes);
+      writeDeviceReply(response, await this.machineInfoEnrollment.answer(body));
     } catch (error) {
       answerDeviceError(response, request, this.logger, error);
-
-      return;
     }
-    await this.enrollmentProfile(request, response);
   }
 }

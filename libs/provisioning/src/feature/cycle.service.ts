@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { Inject, Injectable } from '@nestjs/common';
 
-import { CycleEvents, CycleState, EnqueueCommands, PrioritizeCommand, SnapshotReady } from '@turnaround/contracts';
+import { AppPreservationDeclined, CycleEvents, CycleState, EnqueueCommands, PrioritizeCommand, SnapshotReady } from '@turnaround/contracts';
 import { MessageBus } from '@turnaround/messaging';
 import { createLogger } from '@turnaround/platform';
 import {
@@ -169,6 +169,26 @@ export class CycleService {
       );
     }
     this.logger.info({ udid: cycle.udid, cycleId: cycle.id, apps: apps?.length, notNowAnswers: cycle.snapshotNotNows, snapshotMs }, 'snapshot ready');
+  }
+
+  /** A cycle that counted on the bootstrap token learned late that there is none. */
+  async declinePreservation(cycle: RtsCycle, reason: string): Promise<void> {
+    if (!cycle.preserveApps) {
+      return;
+    }
+    cycle.preserveApps = false;
+    cycle.preservationDeclined = reason;
+    await this.repository.updateCycle(cycle.id, { preserveApps: false, preservationDeclined: reason });
+    await this.announceDeclined(cycle, reason);
+  }
+
+  async announceDeclined(cycle: RtsCycle, reason: string): Promise<void> {
+    this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason }, 'app preservation declined; standard return to service');
+    await this.bus.publish(
+      AppPreservationDeclined,
+      { cycleId: cycle.id, udid: cycle.udid, reason, at: new Date().toISOString() },
+      { subject: cycle.udid, correlationId: cycle.id },
+    );
   }
 
   /** Past the release timeout, DeviceConfigured jumps the queue; the cycle records why. */

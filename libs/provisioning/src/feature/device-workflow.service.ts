@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import {
   AwaitConfiguration,
   CommandAcknowledged,
+  CommandDelivered,
   CommandFailed,
   DataOf,
   DeviceCheckedOut,
@@ -188,6 +189,15 @@ export class DeviceWorkflowService {
     } else {
       await this.cycles.recordStep(cycle, event.commandUuid, 'error');
     }
+  }
+
+  async delivered(event: DataOf<typeof CommandDelivered>): Promise<void> {
+    const device = await this.repository.findDevice(event.udid);
+    const cycle = device ? await this.currentCycle(device) : null;
+    if (cycle && event.commandUuid === cycle.eraseCommandUuid && event.bootstrapTokenIncluded === false) {
+      await this.cycles.declinePreservation(cycle, 'the erase went out without a bootstrap token: escrow had none when it was delivered');
+    }
+    await this.stepOutcome(event.udid, event.commandUuid, 'delivered');
   }
 
   async stepOutcome(udid: string, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 
 import {
-  AppPreservationDeclined,
   CheckEnrollmentPolicy,
   ClearActivationLock,
   CycleTrigger,
@@ -163,7 +162,7 @@ export class ReturnToServiceService {
       return;
     }
     if (cycle.preserveApps && !event.bootstrapTokenIncluded) {
-      await this.decline(cycle, 'no bootstrap token was in escrow when the device was answered');
+      await this.cycles.declinePreservation(cycle, 'no bootstrap token was in escrow when the device was answered');
     }
     await this.cycles.apply(cycle, { type: 'erase-answered' }, causationId);
   }
@@ -321,7 +320,7 @@ export class ReturnToServiceService {
     await this.repository.startCycle(cycle);
     await this.cycles.announceRequested(cycle);
     if (declined) {
-      await this.announceDeclined(cycle, declined);
+      await this.cycles.announceDeclined(cycle, declined);
     }
 
     return cycle;
@@ -340,23 +339,6 @@ export class ReturnToServiceService {
       // Without knowing, promising to keep the apps would be a guess: run standard RTS and say so.
       return `escrow could not be asked whether a bootstrap token is escrowed: ${(error as Error).message}`;
     }
-  }
-
-  /** A cycle that counted on the token learned late that it has none. */
-  private async decline(cycle: RtsCycle, reason: string): Promise<void> {
-    cycle.preserveApps = false;
-    cycle.preservationDeclined = reason;
-    await this.repository.updateCycle(cycle.id, { preserveApps: false, preservationDeclined: reason });
-    await this.announceDeclined(cycle, reason);
-  }
-
-  private async announceDeclined(cycle: RtsCycle, reason: string): Promise<void> {
-    this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason }, 'app preservation declined; standard return to service');
-    await this.bus.publish(
-      AppPreservationDeclined,
-      { cycleId: cycle.id, udid: cycle.udid, reason, at: new Date().toISOString() },
-      { subject: cycle.udid, correlationId: cycle.id },
-    );
   }
 
   /**

@@ -45,7 +45,7 @@ export class WorkflowConsumer {
 
   @OnEvent(CommandDelivered, 'provisioning')
   async onDelivered(envelope: CommandDeliveredEnvelope): Promise<void> {
-    await this.workflow.stepOutcome(envelope.data.udid, envelope.data.commandUuid, 'delivered');
+    await this.workflow.delivered(envelope.data);
   }
 
   @OnEvent(CommandAcknowledged, 'provisioning')
