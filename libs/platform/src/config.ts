@@ -19,8 +19,13 @@ export interface TurnaroundConfig {
   /** The base URL devices and operators reach the service at (check-in, commands, enrollment). */
   publicUrl: string;
   apiKey: string;
-  /** 32-byte key that encrypts escrowed bootstrap tokens (AES-256-GCM). */
-  escrowKey: Buffer;
+  /** The key-encryption keys that wrap the data keys of escrowed secrets. */
+  escrowKeyRing: EscrowKeyRing;
+  /** Apple's escrowKeyUnlock endpoint; absent means Activation Lock cannot be cleared. */
+  activationLockUnlockUrl?: string;
+  /** PEM client certificate and key for the unlock endpoint (Apple wants the MDM push certificate). */
+  activationLockClientCertPath?: string;
+  activationLockClientKeyPath?: string;
   caCertificatePath: string;
   caPrivateKeyPath: string;
   pushTopic: string;
@@ -31,6 +36,25 @@ export interface TurnaroundConfig {
   phaseDeadlineSeconds: number;
   maxBodyBytes: number;
 }
+
+/**
+ * Several 32-byte keys by id. The active one wraps every new data key; the others stay so that data
+ * keys wrapped under them still open until they are re-wrapped.
+ */
+export interface EscrowKeyRing {
+  activeKeyId: string;
+  keys: ReadonlyMap<string, Buffer>;
+}
+
+/**
+ * The id under which the single key of earlier versions (`<dataDir>/escrow.key`) joins the ring.
+ * Rows sealed before the ring existed name no key, and open under the key with this id.
+ */
+export const ADOPTED_ESCROW_KEY_ID = 'escrow.key';
+
+const ESCROW_KEY_BYTES = 32;
+const ESCROW_KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG.INVALID';
@@ -44,7 +68,7 @@ type Env = Record<string, string | undefined>;
 
 /**
  * Reads the configuration. Secrets that the embedded default needs and the operator did not give
- * (API key, escrow key) are generated once into files under the data directory, so a fresh clone
+ * (API key, escrow key ring) are generated once into files under the data directory, so a fresh clone
  * runs with no set-up and keeps its keys across restarts.
  */
 export function loadConfig(env: Env = process.env, defaults: { port: number } = { port: 8080 }): TurnaroundConfig {
@@ -72,7 +96,18 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
   if (!pushTopic.startsWith('com.apple.mgmt.')) {
     problems.push('TURNAROUND_PUSH_TOPIC must start with com.apple.mgmt. (Apple requires it)');
   }
-  const escrowKey = secret(env, 'TURNAROUND_ESCROW_KEY', resolve(dataDir, 'escrow.key'), 32, problems);
+  const escrowKeyRing = loadEscrowKeyRing(env, dataDir, problems);
+  const activationLockUnlockUrl = env.TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL || undefined;
+  if (activationLockUnlockUrl && !isHttpUrl(activationLockUnlockUrl)) {
+    problems.push(`TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL must be an http(s) URL, got ${activationLockUnlockUrl}`);
+  }
+  const activationLockClientCertPath = existingFile(env, 'TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT', problems);
+  const activationLockClientKeyPath = existingFile(env, 'TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY', problems);
+  if (!env.TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT !== !env.TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY) {
+    problems.push(
+      'TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT and TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY go together (the MDM push certificate and its key)',
+    );
+  }
   const apiKey = env.TURNAROUND_API_KEY ?? secretFile(resolve(dataDir, 'api-key'), () => randomBytes(24).toString('base64url'));
   // An empty or short key would let anyone drive the admin API; refuse to start instead.
   if (apiKey.length < 16) {
@@ -87,7 +122,10 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
     port,
     publicUrl,
     apiKey,
-    escrowKey,
+    escrowKeyRing,
+    activationLockUnlockUrl,
+    activationLockClientCertPath,
+    activationLockClientKeyPath,
     caCertificatePath: resolve(env.TURNAROUND_CA_CERT ?? resolve(dataDir, 'ca.crt')),
     caPrivateKeyPath: resolve(env.TURNAROUND_CA_KEY ?? resolve(dataDir, 'ca.key')),
     pushTopic,
@@ -120,18 +158,145 @@ function integerIn(env: Env, key: string, fallback: number, min: number, max: nu
   return value;
 }
 
-function secret(env: Env, key: string, file: string, bytes: number, problems: string[]): Buffer {
-  const raw = env[key];
-  if (raw !== undefined) {
-    const value = Buffer.from(raw, 'base64');
-    if (value.length !== bytes) {
-      problems.push(`${key} must be ${bytes} bytes, base64-encoded`);
+/**
+ * The escrow key ring: the file TURNAROUND_ESCROW_KEY_RING names, or `<dataDir>/escrow-keys.json`,
+ * generated with one key on first start. A data directory of an earlier version keeps its
+ * `escrow.key` as the ring's first key, or every token escrowed under it would be lost.
+ */
+function loadEscrowKeyRing(env: Env, dataDir: string, problems: string[]): EscrowKeyRing {
+  const empty: EscrowKeyRing = { activeKeyId: '', keys: new Map() };
+  // Ignoring the old variable would generate a new ring and silently strand every token.
+  if (env.TURNAROUND_ESCROW_KEY) {
+    problems.push(
+      `TURNAROUND_ESCROW_KEY is no longer read: put that key into the key ring file (TURNAROUND_ESCROW_KEY_RING) under the id ${ADOPTED_ESCROW_KEY_ID}`,
+    );
+
+    return empty;
+  }
+  const named = env.TURNAROUND_ESCROW_KEY_RING;
+  if (named) {
+    const file = resolve(named);
+    // A mistyped path must not become a fresh ring that opens nothing.
+    if (!existsSync(file)) {
+      problems.push(`TURNAROUND_ESCROW_KEY_RING names ${file}, which does not exist`);
+
+      return empty;
     }
 
-    return value;
+    return parseEscrowKeyRing(readText(file, problems), file, problems) ?? empty;
+  }
+  const file = resolve(dataDir, 'escrow-keys.json');
+  const legacyFile = resolve(dataDir, 'escrow.key');
+  let first: { id: string; key: Buffer } = {
+    id: `key-${new Date().toISOString().slice(0, 10)}`,
+    key: randomBytes(ESCROW_KEY_BYTES),
+  };
+  if (!existsSync(file) && existsSync(legacyFile)) {
+    const key = decodeKey(readText(legacyFile, problems) ?? '');
+    if (!key) {
+      problems.push(`${legacyFile} must hold ${ESCROW_KEY_BYTES} bytes, base64-encoded, to join the escrow key ring`);
+
+      return empty;
+    }
+    first = { id: ADOPTED_ESCROW_KEY_ID, key };
+  }
+  const text = secretFile(file, () =>
+    JSON.stringify({ active: first.id, keys: { [first.id]: first.key.toString('base64') } }),
+  );
+
+  return parseEscrowKeyRing(text, file, problems) ?? empty;
+}
+
+/** Reads `{ "active": "<id>", "keys": { "<id>": "<base64 of 32 bytes>" } }`; null when unusable. */
+function parseEscrowKeyRing(text: string | null, source: string, problems: string[]): EscrowKeyRing | null {
+  if (text === null) {
+    return null;
+  }
+  const shape = 'expected {"active": "<id>", "keys": {"<id>": "<base64 of 32 bytes>", ...}}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    problems.push(`${source} is not JSON: ${shape}`);
+
+    return null;
+  }
+  const { active, keys } = (isRecord(parsed) ? parsed : {}) as { active?: unknown; keys?: unknown };
+  if (!isRecord(keys)) {
+    problems.push(`${source} has no "keys" object: ${shape}`);
+
+    return null;
+  }
+  const before = problems.length;
+  const ring = new Map<string, Buffer>();
+  for (const [id, value] of Object.entries(keys)) {
+    if (!ESCROW_KEY_ID.test(id)) {
+      problems.push(`${source}: key id ${JSON.stringify(id.slice(0, 80))} must be 1 to 64 letters, digits, dots, dashes or underscores`);
+      continue;
+    }
+    const key = typeof value === 'string' ? decodeKey(value) : null;
+    if (!key) {
+      problems.push(`${source}: key ${id} must be ${ESCROW_KEY_BYTES} bytes, base64-encoded`);
+      continue;
+    }
+    ring.set(id, key);
+  }
+  if (Object.keys(keys).length === 0) {
+    problems.push(`${source} holds no keys: ${shape}`);
+  }
+  if (typeof active !== 'string' || !Object.hasOwn(keys, active)) {
+    problems.push(`${source}: "active" must name one of its keys`);
   }
 
-  return Buffer.from(secretFile(file, () => randomBytes(bytes).toString('base64')), 'base64');
+  return problems.length === before ? { activeKeyId: active as string, keys: ring } : null;
+}
+
+function decodeKey(text: string): Buffer | null {
+  const trimmed = text.trim();
+  // Buffer.from skips what is not base64, so a damaged key would decode to other bytes.
+  if (!BASE64.test(trimmed)) {
+    return null;
+  }
+  const key = Buffer.from(trimmed, 'base64');
+
+  return key.length === ESCROW_KEY_BYTES ? key : null;
+}
+
+function readText(file: string, problems: string[]): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    problems.push(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+
+    return null;
+  }
+}
+
+function existingFile(env: Env, key: string, problems: string[]): string | undefined {
+  const raw = env[key];
+  if (!raw) {
+    return undefined;
+  }
+  const file = resolve(raw);
+  if (!existsSync(file)) {
+    problems.push(`${key} names ${file}, which does not exist`);
+  }
+
+  return file;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function secretFile(file: string, generate: () => string): string {

@@ -2,13 +2,33 @@ import { randomUUID } from 'node:crypto';
 
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull, QueryFailedError } from 'typeorm';
+import {
+  DataSource,
+  EntityManager,
+  EntityTarget,
+  IsNull,
+  MoreThan,
+  Not,
+  QueryFailedError,
+} from 'typeorm';
 
 import { SerialLanes } from '@turnaround/platform';
 
-import { SealedToken } from '../domain/token-sealing.js';
-import { planRemove, planReplace, VersionHead } from '../domain/version-rules.js';
-import { EscrowAuditEntity, TokenVersionEntity } from './escrow.entities.js';
+import {
+  EnvelopeSeal,
+  Rewrapped,
+  SealedSecret,
+  Sealing,
+  SecretKind,
+} from '../domain/secret-sealing.js';
+import { planRemove, planReplace } from '../domain/version-rules.js';
+import {
+  AuditAction,
+  BypassCodeVersionEntity,
+  EscrowAuditEntity,
+  SealedVersionRow,
+  TokenVersionEntity,
+} from './escrow.entities.js';
 
 /** Who asked, why, and through which message; written to the audit table. */
 export interface AccessRecord {
@@ -19,10 +39,18 @@ export interface AccessRecord {
   correlationId?: string;
 }
 
-export interface IncomingToken {
+/** A version as stored: its seal and the fingerprint of what it seals. */
+export interface StoredVersion {
+  version: number;
+  sealed: SealedSecret;
   fingerprint: Buffer;
-  /** Seals the token for the version the transaction chose. */
-  sealAs(version: number): SealedToken;
+}
+
+export interface IncomingSecret {
+  /** Whether the incoming secret is the one `current` seals. */
+  repeats(current: StoredVersion): boolean;
+  /** Seals the secret for the version the transaction chose. */
+  sealAs(version: number): Sealing;
 }
 
 export type EscrowOutcome =
@@ -34,7 +62,7 @@ export type ClearOutcome = { cleared: true; version: number; clearedAt: Date } |
 export interface SealedVersion {
   version: number;
   escrowedAt: Date;
-  sealed: SealedToken;
+  sealed: SealedSecret;
 }
 
 export interface VersionInForce {
@@ -42,7 +70,14 @@ export interface VersionInForce {
   escrowedAt: Date;
 }
 
-/** Someone else retired the version this transaction read; the transaction starts again. */
+/** A row whose data key is not under the active key, as RewrapEscrowKeys pages through them. */
+export interface RowToRewrap {
+  id: string;
+  udid: string;
+  version: number;
+}
+
+/** Someone else retired or changed the row this transaction read; the transaction starts again. */
 class WriteConflictError extends Error {
   readonly code = 'ESCROW.WRITE_CONFLICT';
 }
@@ -50,6 +85,13 @@ class WriteConflictError extends Error {
 // Enough for two writers racing on one device; a third loss in a row is a real fault.
 const MAX_ATTEMPTS = 3;
 const CONFLICT_CODES = new Set(['23505', '40001', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_BUSY']);
+// The audit columns are varchar(255); PostgreSQL would refuse the whole transaction for more.
+const AUDIT_TEXT_CHARS = 255;
+
+const TABLES: Record<SecretKind, EntityTarget<SealedVersionRow>> = {
+  'bootstrap-token': TokenVersionEntity,
+  'activation-lock-bypass-code': BypassCodeVersionEntity,
+};
 
 /** Every table of the escrow service, behind one class; each method is one transaction. */
 @Injectable()
@@ -64,17 +106,25 @@ export class EscrowRepository {
     this.oneConnection = dataSource.options.type === 'better-sqlite3';
   }
 
+  /** Adds a version of the secret, or records a repeat of the one in force. */
   async escrow(
+    kind: SecretKind,
     udid: string,
-    incoming: IncomingToken,
+    incoming: IncomingSecret,
     access: AccessRecord,
   ): Promise<EscrowOutcome> {
+    const table = TABLES[kind];
+
     return this.transaction(udid, async (manager) => {
-      const lastVersion = await manager.maximum(TokenVersionEntity, 'version', { udid });
-      const head = { current: await this.currentOf(manager, udid), lastVersion: lastVersion ?? 0 };
-      const plan = planReplace(head, incoming.fingerprint);
+      const lastVersion = (await manager.maximum(table, 'version', { udid })) ?? 0;
+      const row = await manager.findOneBy(table, { udid, retiredAt: IsNull() });
+      const current = row && storedOf(row);
+      const plan = planReplace(
+        { current: row && { version: row.version }, lastVersion },
+        current !== null && incoming.repeats(current),
+      );
       if (plan.action === 'repeat') {
-        await this.audit(manager, udid, access, {
+        await this.audit(manager, kind, udid, access, {
           action: 'repeat',
           version: plan.version,
           found: true,
@@ -84,22 +134,20 @@ export class EscrowRepository {
       }
       const escrowedAt = new Date();
       if (plan.retires !== null) {
-        await this.retire(manager, udid, plan.retires, 'replaced', escrowedAt);
+        await this.retire(manager, table, udid, plan.retires, 'replaced', escrowedAt);
       }
-      const sealed = incoming.sealAs(plan.version);
-      await manager.insert(TokenVersionEntity, {
+      const { sealed, fingerprint } = incoming.sealAs(plan.version);
+      await manager.insert(table, {
         id: randomUUID(),
         udid,
         version: plan.version,
-        iv: sealed.iv.toString('base64'),
-        ciphertext: sealed.ciphertext.toString('base64'),
-        authTag: sealed.authTag.toString('base64'),
-        fingerprint: incoming.fingerprint.toString('base64'),
+        ...columnsOf(sealed),
+        fingerprint: fingerprint.toString('base64'),
         escrowedAt,
         retiredAt: null,
         retiredBecause: null,
       });
-      await this.audit(manager, udid, access, {
+      await this.audit(manager, kind, udid, access, {
         action: 'store',
         version: plan.version,
         found: plan.retires !== null,
@@ -110,25 +158,41 @@ export class EscrowRepository {
   }
 
   /**
-   * Retires the version in force and erases the sealed material of every version of the device:
-   * the device asked for its token to be removed, so no copy is kept. Version rows stay as history.
+   * Retires the bootstrap token in force and erases the sealed material of every version of the
+   * device: the device asked for its token to be removed, so no copy is kept. Version rows stay
+   * as history.
    */
-  async clear(udid: string, access: AccessRecord): Promise<ClearOutcome> {
+  async clearToken(udid: string, access: AccessRecord): Promise<ClearOutcome> {
+    const kind = 'bootstrap-token';
+    const table = TABLES[kind];
+
     return this.transaction(udid, async (manager) => {
-      const plan = planRemove({ current: await this.currentOf(manager, udid) });
+      const row = await manager.findOneBy(table, { udid, retiredAt: IsNull() });
+      const plan = planRemove({ current: row && { version: row.version } });
       if (plan.action === 'nothing-to-clear') {
-        await this.audit(manager, udid, access, { action: 'clear', version: null, found: false });
+        await this.audit(manager, kind, udid, access, {
+          action: 'clear',
+          version: null,
+          found: false,
+        });
 
         return { cleared: false };
       }
       const clearedAt = new Date();
-      await this.retire(manager, udid, plan.retires, 'removed', clearedAt);
+      await this.retire(manager, table, udid, plan.retires, 'removed', clearedAt);
       await manager.update(
-        TokenVersionEntity,
+        table,
         { udid },
-        { iv: null, ciphertext: null, authTag: null, fingerprint: null },
+        {
+          keyId: null,
+          wrappedKey: null,
+          iv: null,
+          ciphertext: null,
+          authTag: null,
+          fingerprint: null,
+        },
       );
-      await this.audit(manager, udid, access, {
+      await this.audit(manager, kind, udid, access, {
         action: 'clear',
         version: plan.retires,
         found: true,
@@ -139,10 +203,10 @@ export class EscrowRepository {
   }
 
   /** The sealed version in force, or null; the read is audited in the same transaction. */
-  async fetch(udid: string, access: AccessRecord): Promise<SealedVersion | null> {
+  async fetch(kind: SecretKind, udid: string, access: AccessRecord): Promise<SealedVersion | null> {
     return this.transaction(udid, async (manager) => {
-      const row = await this.inForceRow(manager, udid);
-      await this.audit(manager, udid, access, {
+      const row = await manager.findOneBy(TABLES[kind], { udid, retiredAt: IsNull() });
+      await this.audit(manager, kind, udid, access, {
         action: 'fetch',
         version: row?.version ?? null,
         found: row !== null,
@@ -151,27 +215,106 @@ export class EscrowRepository {
         return null;
       }
 
-      return {
-        version: row.version,
-        escrowedAt: row.escrowedAt,
-        sealed: {
-          iv: Buffer.from(row.iv ?? '', 'base64'),
-          ciphertext: Buffer.from(row.ciphertext ?? '', 'base64'),
-          authTag: Buffer.from(row.authTag ?? '', 'base64'),
-        },
-      };
+      return { version: row.version, escrowedAt: row.escrowedAt, sealed: sealOf(row) };
     });
   }
 
   /** Which version is in force, without its sealed material; not audited (reveals no value). */
-  async inForce(udid: string): Promise<VersionInForce | null> {
+  async inForce(kind: SecretKind, udid: string): Promise<VersionInForce | null> {
     return this.lanes.run(this.laneOf(udid), async () => {
-      const row = await this.dataSource.manager.findOneBy(TokenVersionEntity, {
+      const row = await this.dataSource.manager.findOneBy(TABLES[kind], {
         udid,
         retiredAt: IsNull(),
       });
 
       return row ? { version: row.version, escrowedAt: row.escrowedAt } : null;
+    });
+  }
+
+  /** Records what an unlock attempt with the code in force came to. */
+  async recordUnlock(
+    udid: string,
+    version: number,
+    outcome: string,
+    access: AccessRecord,
+  ): Promise<void> {
+    await this.transaction(udid, async (manager) => {
+      await this.audit(manager, 'activation-lock-bypass-code', udid, access, {
+        action: 'unlock',
+        version,
+        found: true,
+        outcome,
+      });
+    });
+  }
+
+  /**
+   * The next `limit` rows, in id order after `afterId`, that hold a secret whose data key is not
+   * wrapped under `activeKeyId` (rows sealed before the key ring included).
+   */
+  async rowsToRewrap(
+    kind: SecretKind,
+    activeKeyId: string,
+    afterId: string,
+    limit: number,
+  ): Promise<RowToRewrap[]> {
+    const sealed = { id: MoreThan(afterId), ciphertext: Not(IsNull()) };
+    const rows = await this.lanes.run(this.laneOf(''), () =>
+      this.dataSource.manager.find(TABLES[kind], {
+        select: { id: true, udid: true, version: true },
+        where: [
+          { ...sealed, keyId: IsNull() },
+          { ...sealed, keyId: Not(activeKeyId) },
+        ],
+        order: { id: 'ASC' },
+        take: limit,
+      }),
+    );
+
+    return rows.map(({ id, udid, version }) => ({ id, udid, version }));
+  }
+
+  /**
+   * Re-wraps one row in a transaction of its own, audited. False when there was nothing to do:
+   * the row was removed or re-wrapped meanwhile.
+   */
+  async rewrap(
+    kind: SecretKind,
+    row: RowToRewrap,
+    rewrapOf: (stored: StoredVersion) => Rewrapped | null,
+    access: AccessRecord,
+  ): Promise<boolean> {
+    const table = TABLES[kind];
+
+    return this.transaction(row.udid, async (manager) => {
+      const found = await manager.findOneBy(table, { id: row.id, udid: row.udid });
+      const stored = found && storedOf(found);
+      const rewrapped = stored && rewrapOf(stored);
+      if (!found || !rewrapped) {
+        return false;
+      }
+      // Only if nothing changed the row since it was read (PostgreSQL runs other devices'
+      // transactions meanwhile); otherwise the transaction runs again on what is there now.
+      const result = await manager.update(
+        table,
+        { id: found.id, keyId: found.keyId ?? IsNull(), ciphertext: Not(IsNull()) },
+        {
+          ...columnsOf(rewrapped.sealed),
+          ...(rewrapped.fingerprint
+            ? { fingerprint: rewrapped.fingerprint.toString('base64') }
+            : {}),
+        },
+      );
+      if (result.affected !== 1) {
+        throw new WriteConflictError(`row ${found.id} of ${found.udid} changed meanwhile`);
+      }
+      await this.audit(manager, kind, found.udid, access, {
+        action: 'rewrap',
+        version: found.version,
+        found: true,
+      });
+
+      return true;
     });
   }
 
@@ -194,30 +337,16 @@ export class EscrowRepository {
     return this.oneConnection ? '' : udid;
   }
 
-  private async inForceRow(
-    manager: EntityManager,
-    udid: string,
-  ): Promise<TokenVersionEntity | null> {
-    return manager.findOneBy(TokenVersionEntity, { udid, retiredAt: IsNull() });
-  }
-
-  private async currentOf(manager: EntityManager, udid: string): Promise<VersionHead['current']> {
-    const row = await this.inForceRow(manager, udid);
-
-    return (
-      row && { version: row.version, fingerprint: Buffer.from(row.fingerprint ?? '', 'base64') }
-    );
-  }
-
   private async retire(
     manager: EntityManager,
+    table: EntityTarget<SealedVersionRow>,
     udid: string,
     version: number,
     because: 'replaced' | 'removed',
     at: Date,
   ): Promise<void> {
     const result = await manager.update(
-      TokenVersionEntity,
+      table,
       { udid, version, retiredAt: IsNull() },
       { retiredAt: at, retiredBecause: because },
     );
@@ -228,22 +357,69 @@ export class EscrowRepository {
 
   private async audit(
     manager: EntityManager,
+    kind: SecretKind,
     udid: string,
     access: AccessRecord,
-    entry: Pick<EscrowAuditEntity, 'action' | 'version' | 'found'>,
+    entry: { action: AuditAction; version: number | null; found: boolean; outcome?: string },
   ): Promise<void> {
     await manager.insert(EscrowAuditEntity, {
       id: randomUUID(),
       udid,
-      ...entry,
-      requestedBy: access.requestedBy,
-      reason: access.reason,
+      secret: kind,
+      action: entry.action,
+      version: entry.version,
+      found: entry.found,
+      outcome: entry.outcome ?? null,
+      requestedBy: access.requestedBy.slice(0, AUDIT_TEXT_CHARS),
+      reason: access.reason.slice(0, AUDIT_TEXT_CHARS),
       source: access.source,
       messageId: access.messageId,
       correlationId: access.correlationId ?? null,
       at: new Date(),
     });
   }
+}
+
+/**
+ * The seal of a row. No key id and no wrapped key: sealed before the key ring. A row with only one
+ * of the two is damaged, and fails to open as a broken seal.
+ */
+function sealOf(row: SealedVersionRow): SealedSecret {
+  const parts = {
+    iv: Buffer.from(row.iv ?? '', 'base64'),
+    ciphertext: Buffer.from(row.ciphertext ?? '', 'base64'),
+    authTag: Buffer.from(row.authTag ?? '', 'base64'),
+  };
+  if (row.wrappedKey === null && row.keyId === null) {
+    return { scheme: 'legacy', ...parts };
+  }
+
+  return {
+    scheme: 'envelope',
+    keyId: row.keyId ?? '',
+    wrappedKey: Buffer.from(row.wrappedKey ?? '', 'base64'),
+    ...parts,
+  };
+}
+
+function storedOf(row: SealedVersionRow): StoredVersion {
+  return {
+    version: row.version,
+    sealed: sealOf(row),
+    fingerprint: Buffer.from(row.fingerprint ?? '', 'base64'),
+  };
+}
+
+function columnsOf(
+  sealed: EnvelopeSeal,
+): Pick<SealedVersionRow, 'keyId' | 'wrappedKey' | 'iv' | 'ciphertext' | 'authTag'> {
+  return {
+    keyId: sealed.keyId,
+    wrappedKey: sealed.wrappedKey.toString('base64'),
+    iv: sealed.iv.toString('base64'),
+    ciphertext: sealed.ciphertext.toString('base64'),
+    authTag: sealed.authTag.toString('base64'),
+  };
 }
 
 function isWriteConflict(error: unknown): boolean {

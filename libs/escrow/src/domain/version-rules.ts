@@ -1,9 +1,7 @@
-import { sameFingerprint } from './token-sealing.js';
-
-/** A device's versions as the store rules need them. */
+/** A device's versions of one secret as the store rules need them. */
 export interface VersionHead {
   /** The version in force, if any. */
-  current: { version: number; fingerprint: Buffer } | null;
+  current: { version: number } | null;
   /** The highest version ever given to the device, retired or not; 0 when none. */
   lastVersion: number;
 }
@@ -15,12 +13,13 @@ export type ReplacePlan =
 export type RemovePlan = { action: 'clear'; retires: number } | { action: 'nothing-to-clear' };
 
 /**
- * A non-empty SetBootstrapToken (B09a): a new version that retires the one in force, unless it
- * is the token in force again. Devices repeat themselves, and a repeat must not look like a
- * change. Version numbers are never reused, so a number names one token for good.
+ * A non-empty SetBootstrapToken (B09a) or a new bypass code: a new version that retires the one
+ * in force, unless `repeatsCurrent` says it is the secret in force again. Devices repeat
+ * themselves, and a repeat must not look like a change. Version numbers are never reused, so a
+ * number names one secret for good.
  */
-export function planReplace(head: VersionHead, fingerprint: Buffer): ReplacePlan {
-  if (head.current && sameFingerprint(head.current.fingerprint, fingerprint)) {
+export function planReplace(head: VersionHead, repeatsCurrent: boolean): ReplacePlan {
+  if (head.current && repeatsCurrent) {
     return { action: 'repeat', version: head.current.version };
   }
 

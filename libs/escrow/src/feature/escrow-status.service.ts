@@ -15,7 +15,7 @@ export class EscrowStatusService {
   constructor(private readonly repository: EscrowRepository) {}
 
   async status(udid: string): Promise<EscrowStatus> {
-    const inForce = await this.repository.inForce(udid);
+    const inForce = await this.repository.inForce('bootstrap-token', udid);
 
     return inForce
       ? { present: true, version: inForce.version, escrowedAt: inForce.escrowedAt.toISOString() }

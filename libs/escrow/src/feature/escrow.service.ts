@@ -3,29 +3,33 @@ import { Injectable } from '@nestjs/common';
 import {
   BootstrapTokenCleared,
   BootstrapTokenEscrowed,
+  DataOf,
+  DescribeBootstrapToken,
   Envelope,
   EventContract,
   FetchBootstrapToken,
-  RequestContract,
+  ReplyOf,
   StoreBootstrapToken,
 } from '@turnaround/contracts';
 import { MessageBus } from '@turnaround/messaging';
 import { createLogger, errorCode } from '@turnaround/platform';
 
-import { AccessRecord, EscrowRepository } from '../data-access/escrow.repository.js';
-import { SubjectMismatchError } from '../domain/escrow.errors.js';
-import { TokenSealer } from '../domain/token-sealing.js';
+import { EscrowRepository } from '../data-access/escrow.repository.js';
+import { SecretSealer } from '../domain/secret-sealing.js';
 import { decodeIncomingToken } from '../domain/version-rules.js';
+import { accessOf, assertSubject, incomingSecret } from './escrow-access.js';
+import { EscrowStatusService } from './escrow-status.service.js';
 
-type RequestOf<C> = C extends RequestContract<infer Q, unknown> ? Q : never;
-type ReplyOf<C> = C extends RequestContract<unknown, infer R> ? R : never;
-
-export type StoreRequest = RequestOf<typeof StoreBootstrapToken>;
+export type StoreRequest = DataOf<typeof StoreBootstrapToken>;
 export type StoreReply = ReplyOf<typeof StoreBootstrapToken>;
-export type FetchRequest = RequestOf<typeof FetchBootstrapToken>;
+export type FetchRequest = DataOf<typeof FetchBootstrapToken>;
 export type FetchReply = ReplyOf<typeof FetchBootstrapToken>;
+export type DescribeRequest = DataOf<typeof DescribeBootstrapToken>;
+export type DescribeReply = ReplyOf<typeof DescribeBootstrapToken>;
 
-/** Answers SetBootstrapToken (forwarded by check-in) and reads for RTS; the only user of the key. */
+const KIND = 'bootstrap-token';
+
+/** Answers SetBootstrapToken (forwarded by check-in), reads for RTS, and status questions. */
 @Injectable()
 export class EscrowService {
   private readonly logger = createLogger('EscrowService');
@@ -33,18 +37,19 @@ export class EscrowService {
   constructor(
     private readonly bus: MessageBus,
     private readonly repository: EscrowRepository,
-    private readonly sealer: TokenSealer,
+    private readonly sealer: SecretSealer,
+    private readonly status: EscrowStatusService,
   ) {}
 
   async store(envelope: Envelope<StoreRequest>): Promise<StoreReply> {
     const { udid, awaitingConfiguration } = envelope.data;
-    this.assertSubject(envelope, udid);
+    assertSubject(this.logger, envelope, udid);
     // The device itself is the requester: check-in only forwards its SetBootstrapToken.
     const access = accessOf(envelope, 'device', 'SetBootstrapToken');
     const fields = { udid, awaitingConfiguration, messageId: envelope.id };
     const token = decodeIncomingToken(envelope.data.token);
     if (!token) {
-      const outcome = await this.repository.clear(udid, access);
+      const outcome = await this.repository.clearToken(udid, access);
       if (!outcome.cleared) {
         this.logger.info({ ...fields, outcome: 'none-stored' }, 'bootstrap token cleared');
 
@@ -64,11 +69,9 @@ export class EscrowService {
 
     try {
       const outcome = await this.repository.escrow(
+        KIND,
         udid,
-        {
-          fingerprint: this.sealer.fingerprint(udid, token),
-          sealAs: (version) => this.sealer.seal({ udid, version }, token),
-        },
+        incomingSecret(this.sealer, this.logger, KIND, udid, token),
         access,
       );
       if (!outcome.changed) {
@@ -98,9 +101,9 @@ export class EscrowService {
   /** B10: nothing escrowed is an empty reply, never an error. */
   async fetch(envelope: Envelope<FetchRequest>): Promise<FetchReply> {
     const { udid, requestedBy, reason } = envelope.data;
-    this.assertSubject(envelope, udid);
+    assertSubject(this.logger, envelope, udid);
     const fields = { udid, requestedBy, reason, messageId: envelope.id };
-    const found = await this.repository.fetch(udid, accessOf(envelope, requestedBy, reason));
+    const found = await this.repository.fetch(KIND, udid, accessOf(envelope, requestedBy, reason));
     if (!found) {
       this.logger.info({ ...fields, found: false }, 'bootstrap token fetched');
 
@@ -109,7 +112,7 @@ export class EscrowService {
 
     let clear: Buffer;
     try {
-      clear = this.sealer.open({ udid, version: found.version }, found.sealed);
+      clear = this.sealer.open({ kind: KIND, udid, version: found.version }, found.sealed);
     } catch (error) {
       this.logger.error(
         { ...fields, version: found.version, code: errorCode(error) },
@@ -124,23 +127,17 @@ export class EscrowService {
     return { token };
   }
 
-  /** A message about one device must not read or write another device's token. */
-  private assertSubject(envelope: Envelope, udid: string): void {
-    if (envelope.subject === udid) {
-      return;
-    }
-    const error = new SubjectMismatchError(envelope.subject, udid);
-    this.logger.warn(
-      {
-        udid,
-        subject: envelope.subject,
-        type: envelope.type,
-        messageId: envelope.id,
-        code: error.code,
-      },
-      'escrow request refused',
+  /** Status only (present, version, when): no value is read, so no read is audited. */
+  async describe(envelope: Envelope<DescribeRequest>): Promise<DescribeReply> {
+    const { udid } = envelope.data;
+    assertSubject(this.logger, envelope, udid);
+    const status = await this.status.status(udid);
+    this.logger.info(
+      { udid, present: status.present, version: status.version, messageId: envelope.id },
+      'bootstrap token described',
     );
-    throw error;
+
+    return status;
   }
 
   private async publish<T>(cause: Envelope, contract: EventContract<T>, data: T): Promise<void> {
@@ -159,14 +156,4 @@ export class EscrowService {
       );
     }
   }
-}
-
-function accessOf(envelope: Envelope, requestedBy: string, reason: string): AccessRecord {
-  return {
-    requestedBy,
-    reason,
-    source: envelope.source,
-    messageId: envelope.id,
-    correlationId: envelope.correlationId,
-  };
 }
