@@ -5,7 +5,8 @@ export type PhaseName = 'erase' | 'reenroll' | 'provision' | 'total';
 
 export const PHASES: readonly PhaseName[] = ['erase', 'reenroll', 'provision', 'total'];
 
-export type PhaseDurations = Partial<Record<PhaseName, number>>;
+/** `snapshot`: RTS with app preservation, from DeviceConfigured until the device resumed. */
+export type PhaseDurations = Partial<Record<PhaseName | 'snapshot', number>>;
 
 /** The parts of the admin API's cycle view the simulator reads. */
 export interface CycleView {
@@ -14,6 +15,17 @@ export interface CycleView {
   state: string;
   reason: string | null;
   phasesMs: PhaseDurations;
+  trigger?: string;
+  /** Whether the cycle keeps the apps, as the service decided. */
+  preserveApps?: boolean;
+  /** Why app preservation was asked for but this cycle erases everything. */
+  preservationDeclined?: string;
+  snapshot?: {
+    apps?: unknown[] | null;
+    notNowAnswers?: number;
+    ms?: number | null;
+  };
+  requestedAt?: string | null;
 }
 
 /** The parts of the admin API's device view the simulator reads. */
@@ -29,6 +41,19 @@ export interface TriggerResult {
   error?: { code: string; message: string };
 }
 
+export interface AssignmentResult {
+  udid: string;
+  error?: { code: string; message: string };
+}
+
+/** Which OS a device must run before it may enroll again (403 software-update-required). */
+export interface OsPolicyInput {
+  minimumVersion: string;
+  buildVersion?: string;
+  unsupportedProducts?: string[];
+  whenUnsupported: 'allow' | 'block';
+}
+
 export interface RtsConfigurationInput {
   /** The Wi-Fi profile's bytes, base64-encoded once. */
   wifiProfile: string;
@@ -38,6 +63,11 @@ export interface RtsConfigurationInput {
     profiles: { name: string; payload: string }[];
     apps: ({ identifier: string } | { iTunesStoreID: number })[];
   };
+  preserveApps?: boolean;
+  preserveDataPlan?: boolean;
+  /** Seconds; 0 turns the idle timeout off, null leaves it unmanaged. */
+  temporarySessionTimeout?: number | null;
+  osPolicy?: OsPolicyInput | null;
 }
 
 /** The service accepts at most this many devices per trigger; batches stay well below. */
@@ -79,6 +109,29 @@ export class AdminClient {
       { devices: udids, configuration },
       timeoutMs,
     )) as { results?: TriggerResult[] };
+
+    return answer.results ?? [];
+  }
+
+  /**
+   * Assigns the configuration the service answers these devices' own ReturnToService check-ins
+   * with (user and idle triggers); null turns that off. At most {@link TRIGGER_BATCH} devices.
+   */
+  async assign(
+    udids: readonly string[],
+    configuration: string | null,
+    timeoutMs = this.timeoutMs,
+  ): Promise<AssignmentResult[]> {
+    if (udids.length > TRIGGER_BATCH) {
+      throw new RangeError(`at most ${TRIGGER_BATCH} devices per request`);
+    }
+
+    const answer = (await this.call(
+      'POST',
+      '/api/v1/rts-assignments',
+      { devices: udids, configuration },
+      timeoutMs,
+    )) as { results?: AssignmentResult[] };
 
     return answer.results ?? [];
   }

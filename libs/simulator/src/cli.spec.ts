@@ -65,6 +65,8 @@ describe('parseArgs', () => {
       '--idle-poll',
       '100',
       '--verbose',
+      '--update-delay',
+      '50',
     ]);
 
     expect(options).toEqual({
@@ -81,6 +83,13 @@ describe('parseArgs', () => {
       eraseDelayMs: 10,
       idlePollMs: 100,
       verbose: true,
+      preserveApps: false,
+      trigger: 'service',
+      idleTimeoutSeconds: 30,
+      snapshotMs: 1_000,
+      activationLockShare: 0,
+      outdatedShare: 0,
+      updateDelayMs: 50,
     });
   });
 
@@ -104,14 +113,65 @@ describe('parseArgs', () => {
 
   it('refuses a platform outside the list', () => {
     expect(usageMessage(['--platform', 'watchos'])).toBe(
-      '--platform must be one of ios, ipados, tvos, got "watchos"',
+      '--platform must be one of ios, ipados, tvos, visionos, got "watchos"',
     );
   });
 
-  it('says visionOS, app preservation and other triggers come later', () => {
-    expect(usageMessage(['--platform', 'visionos'])).toMatch(/later issue/);
-    expect(usageMessage(['--preserve-apps'])).toMatch(/later issue/);
-    expect(usageMessage(['--trigger', 'idle'])).toMatch(/later issue/);
+  it('reads the Return to Service options', () => {
+    expect(
+      run([
+        '--platform',
+        'visionos',
+        '--preserve-apps',
+        '--trigger',
+        'idle',
+        '--idle-timeout',
+        '45',
+        '--snapshot-ms',
+        '250',
+        '--activation-lock',
+        '0.2',
+        '--unlock-port',
+        '18443',
+        '--outdated',
+        '0.5',
+      ]),
+    ).toMatchObject({
+      platform: 'visionos',
+      preserveApps: true,
+      trigger: 'idle',
+      idleTimeoutSeconds: 45,
+      snapshotMs: 250,
+      activationLockShare: 0.2,
+      unlockPort: 18443,
+      outdatedShare: 0.5,
+    });
+    expect(run(['--preserve-apps'])).toMatchObject({ trigger: 'service', preserveApps: true });
+    expect(run([]).unlockPort).toBeUndefined();
+  });
+
+  it('refuses an unknown trigger and an idle timeout below Apple minimum', () => {
+    expect(usageMessage(['--trigger', 'push'])).toBe(
+      '--trigger must be one of service, user, idle, got "push"',
+    );
+    expect(usageMessage(['--idle-timeout', '10'])).toMatch(/^--idle-timeout must be from 30/);
+  });
+
+  it('refuses options that do not go together, saying why', () => {
+    expect(usageMessage(['--trigger', 'user'])).toMatch(/needs --preserve-apps/);
+    expect(usageMessage(['--platform', 'ios', '--preserve-apps', '--trigger', 'idle'])).toMatch(
+      /needs --platform visionos/,
+    );
+    expect(usageMessage(['--platform', 'tvos', '--preserve-apps', '--trigger', 'user'])).toMatch(
+      /Apple TV cannot ask/,
+    );
+    expect(usageMessage(['--idle-timeout', '60'])).toBe(
+      '--idle-timeout applies to --trigger idle only',
+    );
+    expect(usageMessage(['--platform', 'tvos', '--activation-lock', '0.5'])).toMatch(
+      /no bypass code/,
+    );
+    expect(usageMessage(['--platform', 'tvos', '--outdated', '0.5'])).toMatch(/cannot be asked/);
   });
 
   it('refuses a missing value, a repeated flag, a value on a switch and stray words', () => {

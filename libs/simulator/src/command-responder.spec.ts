@@ -196,7 +196,11 @@ describe('CommandResponder', () => {
 
       expect(answer.status).toBe('Acknowledged');
       expect(answer.result).toEqual({ Identifier: 'com.apple.Pages', State: 'Installing' });
-      expect(answer.effect).toEqual({ kind: 'app-installing', identifier: 'com.apple.Pages' });
+      expect(answer.effect).toEqual({
+        kind: 'app-installing',
+        identifier: 'com.apple.Pages',
+        install: 'download',
+      });
     });
 
     it('puts an install off with NotNow once, then acknowledges it when it comes again', () => {
@@ -364,5 +368,324 @@ describe('CommandResponder', () => {
     expect(report.errorChain?.[0]?.localizedDescription).toBe(
       'RequestType EnableLostMode is not supported by this device',
     );
+  });
+});
+
+/** A Wi-Fi profile whose payloads carry `extras` (one payload per entry). */
+function wifiWith(...extras: PlistDict[]): Buffer {
+  return encodePlistXml({
+    PayloadType: 'Configuration',
+    PayloadVersion: 1,
+    PayloadIdentifier: 'io.turnaround.spec.wifi',
+    PayloadUUID: '9A1A7F4E-2C1B-4A8E-9D55-0C1F4B7A2E11',
+    PayloadContent: extras.map((extra, i) => ({
+      PayloadType: 'com.apple.wifi.managed',
+      PayloadVersion: 1,
+      PayloadIdentifier: `io.turnaround.spec.wifi.${i}`,
+      PayloadUUID: `9A1A7F4E-2C1B-4A8E-9D55-0C1F4B7A2E2${i}`,
+      SSID_STR: `Floor-${i}`,
+      EncryptionType: 'WPA2',
+      Password: 'correct horse',
+      AutoJoin: true,
+      ...extra,
+    })),
+  });
+}
+
+const vision = (overrides: Partial<DeviceView> = {}): DeviceView =>
+  view({ platform: 'visionos', appPreservationMode: true, ...overrides });
+
+const install = (payload: Buffer) => envelope({ RequestType: 'InstallProfile', Payload: payload });
+
+describe('CommandResponder on a Vision Pro', () => {
+  it('reports the headset and has no Ethernet, so an erase without Wi-Fi strands it', () => {
+    const answer = responder().answer(
+      envelope({ RequestType: 'DeviceInformation', Queries: ['ProductName', 'EthernetMAC'] }),
+      view({ platform: 'visionos' }),
+    );
+
+    expect(answer.result['QueryResponses']).toEqual({ ProductName: 'RealityDevice14,1' });
+    expect(
+      responder().answer(
+        envelope({ RequestType: 'EraseDevice', ReturnToService: { Enabled: true } }),
+        view({ platform: 'visionos' }),
+      ).effect,
+    ).toMatchObject({ plan: { strandedBecause: expect.stringMatching(/no WiFiProfileData/) } });
+  });
+
+  describe('AllowJoinBeforeFirstUnlock', () => {
+    const joinEarly = { AllowJoinBeforeFirstUnlock: true };
+
+    it('installs in app preservation mode and remembers the profile sets it', () => {
+      const answer = responder().answer(
+        install(
+          buildWifiProfile({ ssid: 'Floor', password: 'pw', allowJoinBeforeFirstUnlock: true }),
+        ),
+        vision(),
+      );
+
+      expect(answer.status).toBe('Acknowledged');
+      expect(answer.effect).toMatchObject({
+        kind: 'profile-installed',
+        profile: { identifier: 'io.turnaround.simulator.wifi', joinsBeforeFirstUnlock: true },
+      });
+    });
+
+    it('fails to install outside app preservation mode', () => {
+      const answer = responder().answer(
+        install(wifiWith(joinEarly)),
+        vision({ appPreservationMode: false }),
+      );
+
+      expect(answer.status).toBe('Error');
+      expect(JSON.stringify(answer.result['ErrorChain'])).toMatch(/app preservation mode/);
+    });
+
+    it.each([
+      ['an EAP configuration', { EAPClientConfiguration: { AcceptEAPTypes: [25] } }, /EAPClient/],
+      ['a hotspot', { IsHotspot: true }, /IsHotspot/],
+      ['a QoS marking policy', { QoSMarkingPolicy: {} }, /QoSMarkingPolicy/],
+      ['a manual proxy', { ProxyType: 'Manual' }, /ProxyType Manual/],
+    ])('fails to install with %s', (_, extra, reason) => {
+      const answer = responder().answer(install(wifiWith({ ...joinEarly, ...extra })), vision());
+
+      expect(answer.status).toBe('Error');
+      expect(JSON.stringify(answer.result['ErrorChain'])).toMatch(reason);
+    });
+
+    it('fails to install with two payloads that set it, or a second profile that does', () => {
+      const two = responder().answer(install(wifiWith(joinEarly, joinEarly)), vision());
+      const second = responder().answer(
+        install(wifiWith(joinEarly)),
+        vision({
+          profiles: [
+            { identifier: 'io.example.other-wifi', uuid: 'U', joinsBeforeFirstUnlock: true },
+          ],
+        }),
+      );
+
+      expect(two.status).toBe('Error');
+      expect(JSON.stringify(two.result['ErrorChain'])).toMatch(/more than one/);
+      expect(second.status).toBe('Error');
+      expect(JSON.stringify(second.result['ErrorChain'])).toMatch(/io.example.other-wifi/);
+    });
+
+    it('is an unknown key an iPhone ignores', () => {
+      const answer = responder().answer(
+        install(wifiWith({ ...joinEarly, ProxyType: 'Manual' })),
+        view(),
+      );
+
+      expect(answer.status).toBe('Acknowledged');
+    });
+
+    it('strands the headset when the erase carries a Wi-Fi payload that breaks the rules', () => {
+      const answer = responder().answer(
+        envelope({
+          RequestType: 'EraseDevice',
+          ReturnToService: {
+            Enabled: true,
+            WiFiProfileData: wifiWith({ ...joinEarly, IsHotspot: true }),
+          },
+        }),
+        vision(),
+      );
+
+      expect(answer.effect).toMatchObject({
+        plan: { strandedBecause: expect.stringMatching(/IsHotspot.*stays offline/) },
+      });
+    });
+  });
+
+  describe('Settings with SharedDeviceConfiguration', () => {
+    const timeout = (seconds: unknown, device = vision()) =>
+      responder().answer(
+        envelope({
+          RequestType: 'Settings',
+          Settings: [
+            { Item: 'SharedDeviceConfiguration', TemporarySessionTimeout: seconds as number },
+          ],
+        }),
+        device,
+      );
+
+    it('takes the idle timeout, and 0 to remove it', () => {
+      expect(timeout(900)).toEqual({
+        status: 'Acknowledged',
+        result: { Settings: [{ Item: 'SharedDeviceConfiguration', Status: 'Acknowledged' }] },
+        effect: { kind: 'settings', temporarySessionTimeout: 900 },
+      });
+      expect(timeout(0).effect).toEqual({ kind: 'settings', temporarySessionTimeout: 0 });
+    });
+
+    it('refuses a timeout below Apple minimum of 30 seconds, or negative', () => {
+      for (const seconds of [10, -5]) {
+        const answer = timeout(seconds);
+
+        expect(answer.status).toBe('Error');
+        expect(answer.effect).toEqual({ kind: 'none' });
+        expect((answer.result['Settings'] as PlistDict[])[0]).toMatchObject({ Status: 'Error' });
+      }
+    });
+
+    it('is refused by an iPhone, which is no Shared iPad', () => {
+      const answer = timeout(900, view());
+
+      expect(answer.status).toBe('Error');
+      expect(JSON.stringify(answer.result)).toMatch(/Shared iPad and visionOS only/);
+    });
+  });
+});
+
+describe('CommandResponder with Activation Lock', () => {
+  const lock = { locked: true, bypassCode: 'AAAAA-BBBBB-CCCCC-DDDDD-EEEEE' };
+
+  it('reports the lock and hands out its current bypass code', () => {
+    const info = responder().answer(
+      envelope({ RequestType: 'DeviceInformation', Queries: ['IsActivationLockEnabled'] }),
+      view({ activationLock: lock }),
+    );
+    const code = responder().answer(
+      envelope({ RequestType: 'ActivationLockBypassCode' }),
+      view({ activationLock: lock }),
+    );
+
+    expect(info.result['QueryResponses']).toEqual({ IsActivationLockEnabled: true });
+    expect(code).toEqual({
+      status: 'Acknowledged',
+      result: { ActivationLockBypassCode: lock.bypassCode },
+      effect: { kind: 'none' },
+    });
+    expect(onTheWire(code).status).toBe('Acknowledged');
+  });
+
+  it('has no bypass code on Apple TV', () => {
+    const answer = responder().answer(
+      envelope({ RequestType: 'ActivationLockBypassCode' }),
+      view({ platform: 'tvos', activationLock: lock }),
+    );
+
+    expect(answer.status).toBe('Error');
+  });
+});
+
+describe('CommandResponder in Return to Service with app preservation', () => {
+  const pages = { RequestType: 'InstallApplication', iTunesStoreID: 361309726 } as const;
+  const preserving = (overrides: Partial<DeviceView> = {}): DeviceView =>
+    view({
+      awaitingConfiguration: true,
+      appPreservationMode: true,
+      preservedApps: new Set(['com.apple.Pages', 'com.apple.Keynote']),
+      apps: [
+        { identifier: 'com.apple.Pages', state: 'Managed' },
+        { identifier: 'com.apple.Keynote', state: 'Managed' },
+      ],
+      ...overrides,
+    });
+
+  it('acknowledges a kept app without a download while awaiting configuration', () => {
+    const answer = responder().answer(envelope(pages), preserving());
+
+    expect(answer.result).toEqual({ Identifier: 'com.apple.Pages', State: 'Managed' });
+    expect(answer.effect).toMatchObject({ install: 'preserved' });
+  });
+
+  it('never puts off a kept app, which needs no download', () => {
+    const device = responder(1);
+
+    expect(device.answer(envelope(pages), preserving()).status).toBe('Acknowledged');
+    expect(
+      device.answer(
+        envelope({ RequestType: 'InstallApplication', iTunesStoreID: 361304891 }),
+        preserving(),
+      ).status,
+    ).toBe('NotNow');
+  });
+
+  it('queues a new app until DeviceConfigured', () => {
+    const answer = responder().answer(
+      envelope({ RequestType: 'InstallApplication', iTunesStoreID: 361304891 }),
+      preserving(),
+    );
+
+    expect(answer.result).toEqual({ Identifier: 'com.apple.Numbers', State: 'Queued' });
+    expect(answer.effect).toMatchObject({ install: 'after-configured' });
+  });
+
+  it('downloads every app after a full erase, and nothing for an app already there', () => {
+    expect(
+      responder().answer(envelope(pages), view({ awaitingConfiguration: true })).effect,
+    ).toMatchObject({
+      install: 'download',
+    });
+    expect(
+      responder().answer(
+        envelope(pages),
+        view({ apps: [{ identifier: 'com.apple.Pages', state: 'Managed' }] }),
+      ).effect,
+    ).toMatchObject({ install: 'present' });
+  });
+
+  it('answers every command NotNow while it takes its snapshot', () => {
+    const device = preserving({ awaitingConfiguration: false, snapshotting: true });
+
+    const commands: (PlistDict & { RequestType: string })[] = [
+      { RequestType: 'ManagedApplicationList' },
+      { RequestType: 'DeviceInformation', Queries: ['UDID'] },
+      { RequestType: 'DeviceConfigured' },
+    ];
+
+    for (const command of commands) {
+      expect(responder().answer(envelope(command), device)).toEqual({
+        status: 'NotNow',
+        result: {},
+        effect: { kind: 'none' },
+      });
+    }
+  });
+
+  it('reports an error for a second DeviceConfigured', () => {
+    const answer = responder().answer(
+      envelope({ RequestType: 'DeviceConfigured' }),
+      view({ awaitingConfiguration: false }),
+    );
+
+    expect(answer.status).toBe('Error');
+    expect(onTheWire(answer).errorChain?.[0]?.localizedDescription).toMatch(
+      /not awaiting configuration/,
+    );
+  });
+
+  it('takes the bootstrap token from the erase, and PreserveDataPlan only at the top level', () => {
+    const token = Buffer.alloc(32, 7);
+    const answer = responder().answer(
+      envelope({
+        RequestType: 'EraseDevice',
+        PreserveDataPlan: true,
+        ReturnToService: { Enabled: true, WiFiProfileData: wifi(), BootstrapToken: token },
+      }),
+      view(),
+    );
+    const misplaced = responder().answer(
+      envelope({
+        RequestType: 'EraseDevice',
+        ReturnToService: { Enabled: true, WiFiProfileData: wifi(), PreserveDataPlan: true },
+      }),
+      view(),
+    );
+
+    expect(answer.effect).toEqual({
+      kind: 'erase',
+      plan: {
+        returnToService: true,
+        ssids: ['Store-Floor'],
+        bootstrapToken: token,
+        preserveDataPlan: true,
+      },
+    });
+    expect(misplaced.effect).toEqual({
+      kind: 'erase',
+      plan: { returnToService: true, ssids: ['Store-Floor'] },
+    });
   });
 });

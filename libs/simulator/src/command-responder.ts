@@ -6,6 +6,7 @@ import {
   type CommandEnvelope,
   type PlistDict,
   type PlistValue,
+  type WifiPayloadInspection,
 } from '@turnaround/protocol';
 
 import type { Hardware } from './hardware.js';
@@ -16,11 +17,14 @@ export interface InstalledProfile {
   identifier: string;
   uuid: string;
   displayName?: string;
+  /** It holds a Wi-Fi payload with AllowJoinBeforeFirstUnlock (visionOS, at most one on a device). */
+  joinsBeforeFirstUnlock?: boolean;
 }
 
 export interface ManagedApp {
   identifier: string;
-  state: 'Installing' | 'Managed';
+  /** `Queued`: waits for DeviceConfigured before it downloads (RTS with app preservation). */
+  state: 'Queued' | 'Installing' | 'Managed';
 }
 
 /** What the responder may look at: the device as it is when the command arrives. */
@@ -29,6 +33,16 @@ export interface DeviceView {
   awaitingConfiguration: boolean;
   profiles: readonly InstalledProfile[];
   apps: readonly ManagedApp[];
+  /**
+   * Only in an enrollment that came back from an erase with app preservation: the managed apps
+   * the device recorded after the erase. Reinstalling one of them needs no download.
+   */
+  preservedApps?: ReadonlySet<string>;
+  /** RTS with app preservation mode: the only mode that takes AllowJoinBeforeFirstUnlock. */
+  appPreservationMode?: boolean;
+  /** After DeviceConfigured with app preservation, until the snapshot is taken: all NotNow. */
+  snapshotting?: boolean;
+  activationLock?: { locked: boolean; bypassCode: string };
 }
 
 /** What happens to the device once its answer has reached the server. */
@@ -40,14 +54,30 @@ export interface ErasePlan {
   mdmProfileData?: Uint8Array;
   /** SSIDs of the Wi-Fi payloads the device joins after the erase. */
   ssids: string[];
+  /** `ReturnToService.BootstrapToken`: keeps the apps when it is the token the device escrowed. */
+  bootstrapToken?: Uint8Array;
+  /** Top-level `PreserveDataPlan` (never inside ReturnToService). */
+  preserveDataPlan?: boolean;
 }
+
+/** How an acknowledged InstallApplication gets the app onto the device. */
+export type InstallKind =
+  /** Downloaded now. */
+  | 'download'
+  /** App preservation: a new app, downloaded once DeviceConfigured is acknowledged. */
+  | 'after-configured'
+  /** App preservation: an app the device kept through the erase; nothing to download. */
+  | 'preserved'
+  /** Already on the device. */
+  | 'present';
 
 export type CommandEffect =
   | { kind: 'none' }
   | { kind: 'configured' }
   | { kind: 'profile-installed'; profile: InstalledProfile }
   | { kind: 'profile-removed'; identifier: string }
-  | { kind: 'app-installing'; identifier: string }
+  | { kind: 'app-installing'; identifier: string; install: InstallKind }
+  | { kind: 'settings'; temporarySessionTimeout?: number }
   | { kind: 'erase'; plan: ErasePlan };
 
 export type AnswerStatus = 'Acknowledged' | 'Error' | 'NotNow' | 'CommandFormatError';
@@ -69,10 +99,18 @@ export interface CommandResponderOptions {
 // plausible values rather than a contract.
 const MDM_ERROR_DOMAIN = 'MCMDMErrorDomain';
 const PROFILE_ERROR_DOMAIN = 'MCProfileErrorDomain';
+const PAYLOAD_ERROR_DOMAIN = 'MCPayloadErrorDomain';
+const SETTINGS_ERROR_DOMAIN = 'MCSettingsErrorDomain';
 const UNSUPPORTED_COMMAND = 12021;
 const MALFORMED_COMMAND = 12001;
+const NOT_AWAITING_CONFIGURATION = 12080;
 const PROFILE_UNREADABLE = 1000;
 const PROFILE_NOT_FOUND = 1003;
+const PAYLOAD_REFUSED = 2003;
+const SETTING_REFUSED = 12077;
+
+// Apple's minimum for TemporarySessionTimeout, in seconds (mdm/commands/settings.yaml).
+const MINIMUM_SESSION_TIMEOUT = 30;
 
 // Store ids of Apple's own iWork apps, so a plan with real ids reports real bundle identifiers.
 const STORE_APPS: Record<number, string> = {
@@ -174,6 +212,17 @@ export function checkWifiProfileData(
     };
   }
 
+  // On visionOS a payload that breaks the AllowJoinBeforeFirstUnlock rules does not install.
+  const refused =
+    hardware.platform === 'visionos' ? joinBeforeFirstUnlockProblem(payloads) : undefined;
+
+  if (refused !== undefined) {
+    return {
+      ok: false,
+      reason: `the Wi-Fi payload of WiFiProfileData does not install (${refused}): the device stays offline`,
+    };
+  }
+
   const joinable = payloads.filter((payload) => {
     if (payload.eap) {
       return (
@@ -195,6 +244,41 @@ export function checkWifiProfileData(
   return { ok: true, ssids: joinable.map((payload) => payload.ssid ?? '') };
 }
 
+/**
+ * Why visionOS refuses Wi-Fi payloads that set AllowJoinBeforeFirstUnlock, or undefined when it
+ * takes them (section 11): one such payload at most, no enterprise authentication, no hotspot, no
+ * QoS marking policy, no proxy. Being in app-preservation mode is checked by the caller.
+ */
+export function joinBeforeFirstUnlockProblem(
+  payloads: readonly WifiPayloadInspection[],
+): string | undefined {
+  const flagged = payloads.filter((payload) => payload.allowJoinBeforeFirstUnlock === true);
+
+  if (flagged.length > 1) {
+    return 'more than one Wi-Fi payload sets AllowJoinBeforeFirstUnlock';
+  }
+
+  const payload = flagged[0];
+
+  if (payload === undefined) {
+    return undefined;
+  }
+  if (payload.eap !== undefined) {
+    return 'AllowJoinBeforeFirstUnlock with EAPClientConfiguration';
+  }
+  if (payload.isHotspot === true) {
+    return 'AllowJoinBeforeFirstUnlock with IsHotspot';
+  }
+  if (payload.hasQoSMarkingPolicy) {
+    return 'AllowJoinBeforeFirstUnlock with QoSMarkingPolicy';
+  }
+  if (payload.proxyType !== undefined && payload.proxyType !== 'None') {
+    return `AllowJoinBeforeFirstUnlock with ProxyType ${payload.proxyType}`;
+  }
+
+  return undefined;
+}
+
 /** Is MDMProfileData an enrollment profile this device can use? Undefined when it is. */
 export function checkMdmProfileData(data: PlistValue): string | undefined {
   if (!(data instanceof Uint8Array)) {
@@ -213,8 +297,67 @@ export function checkMdmProfileData(data: PlistValue): string | undefined {
 }
 
 /**
- * Answers commands the way an iPhone, iPad or Apple TV in a shared fleet does. One responder per
- * device: it remembers which app installs it put off with NotNow.
+ * Reads a ReturnToService dictionary (of an EraseDevice command, or of the answer to the
+ * ReturnToService check-in) with its top-level siblings into what the device will do. Apple: the
+ * device commits to the erase first and only then finds out whether it can get back online, so
+ * a bad Wi-Fi profile strands it afterwards rather than failing the command. Undefined when
+ * `rts` is not a dictionary.
+ */
+export function planReturnToService(
+  rts: PlistValue | undefined,
+  topLevel: PlistDict,
+  hardware: Hardware,
+): ErasePlan | undefined {
+  if (rts !== undefined && !isPlistDict(rts)) {
+    return undefined;
+  }
+
+  const preserveDataPlan = topLevel['PreserveDataPlan'];
+  const plan: ErasePlan =
+    rts === undefined || rts['Enabled'] !== true
+      ? {
+          returnToService: false,
+          strandedBecause:
+            'erased without Return to Service: the device waits in Setup Assistant for a person',
+          ssids: [],
+        }
+      : readEnabledReturnToService(rts, hardware);
+
+  if (typeof preserveDataPlan === 'boolean') {
+    plan.preserveDataPlan = preserveDataPlan;
+  }
+
+  return plan;
+}
+
+function readEnabledReturnToService(rts: PlistDict, hardware: Hardware): ErasePlan {
+  const network = checkWifiProfileData(rts['WiFiProfileData'], hardware);
+  const plan: ErasePlan = { returnToService: true, ssids: network.ok ? network.ssids : [] };
+  const mdmProfile = rts['MDMProfileData'];
+  const token = rts['BootstrapToken'];
+
+  if (!network.ok) {
+    plan.strandedBecause = network.reason;
+  } else if (mdmProfile !== undefined) {
+    const problem = checkMdmProfileData(mdmProfile);
+
+    if (problem !== undefined) {
+      plan.strandedBecause = problem;
+    } else if (mdmProfile instanceof Uint8Array) {
+      plan.mdmProfileData = mdmProfile;
+    }
+  }
+  // Only raw bytes can match the escrowed token; anything else makes it a full erase.
+  if (token instanceof Uint8Array && token.length > 0) {
+    plan.bootstrapToken = token;
+  }
+
+  return plan;
+}
+
+/**
+ * Answers commands the way an iPhone, iPad, Apple TV or Vision Pro in a shared fleet does. One
+ * responder per device: it remembers which app installs it put off with NotNow.
  */
 export class CommandResponder {
   private readonly installsSeen = new Map<string, number>();
@@ -225,13 +368,19 @@ export class CommandResponder {
   answer(envelope: CommandEnvelope, device: DeviceView): CommandAnswer {
     const command = envelope.command;
 
+    // Section 8.2 step 9: while it installs new apps and takes its snapshot, the device answers
+    // every command NotNow and says Idle when it is done.
+    if (device.snapshotting) {
+      return { status: 'NotNow', result: {}, effect: { kind: 'none' } };
+    }
+
     switch (envelope.requestType) {
       case 'DeviceInformation':
         return this.deviceInformation(command, device);
       case 'SecurityInfo':
         return acknowledged({ SecurityInfo: securityInfo(device) });
       case 'InstallProfile':
-        return installProfile(command);
+        return installProfile(command, device);
       case 'RemoveProfile':
         return removeProfile(command, device);
       case 'ProfileList':
@@ -243,20 +392,15 @@ export class CommandResponder {
       case 'InstalledApplicationList':
         return acknowledged({ InstalledApplicationList: installedApplications(device) });
       case 'Settings':
-        return settings(command);
+        return settings(command, device);
+      case 'ActivationLockBypassCode':
+        return activationLockBypassCode(device);
       case 'DeviceConfigured':
-        return acknowledged({}, { kind: 'configured' });
+        return deviceConfigured(device);
       case 'EraseDevice':
         return eraseDevice(command, device);
       default:
-        return failure(
-          'Error',
-          errorChainItem(
-            UNSUPPORTED_COMMAND,
-            MDM_ERROR_DOMAIN,
-            `RequestType ${envelope.requestType} is not supported by this device`,
-          ),
-        );
+        return unsupported(envelope.requestType);
     }
   }
 
@@ -310,26 +454,72 @@ export class CommandResponder {
       );
     }
 
-    // The install counter (not the random CommandUUID) keys the draw, so the same seed puts off
-    // the same installs in every run.
-    const index = this.installsSeen.get(envelope.commandUuid) ?? this.installsSeen.size;
+    const present = device.apps.find((app) => app.identifier === identifier);
+    const preserving = device.preservedApps !== undefined && device.awaitingConfiguration;
+    const install: InstallKind =
+      preserving && device.preservedApps?.has(identifier)
+        ? 'preserved'
+        : present
+          ? 'present'
+          : preserving
+            ? 'after-configured'
+            : 'download';
 
-    this.installsSeen.set(envelope.commandUuid, index);
-    if (!this.notNowGiven.has(envelope.commandUuid)) {
-      const draw = seededFraction(this.options.seed, device.hardware.udid, 'install', index);
-
-      if (draw < this.options.notNowShare) {
-        this.notNowGiven.add(envelope.commandUuid);
-
-        return { status: 'NotNow', result: {}, effect: { kind: 'none' } };
-      }
+    // NotNow stands for a download the device cannot start yet; a kept app needs none.
+    if (
+      (install === 'download' || install === 'after-configured') &&
+      this.putsOff(envelope.commandUuid, device)
+    ) {
+      return { status: 'NotNow', result: {}, effect: { kind: 'none' } };
     }
 
+    const state =
+      install === 'preserved'
+        ? 'Managed'
+        : install === 'present'
+          ? (present?.state ?? 'Managed')
+          : install === 'after-configured'
+            ? 'Queued'
+            : 'Installing';
+
     return acknowledged(
-      { Identifier: identifier, State: 'Installing' },
-      { kind: 'app-installing', identifier },
+      { Identifier: identifier, State: state },
+      { kind: 'app-installing', identifier, install },
     );
   }
+
+  /** Whether this install is put off with NotNow: once per command, drawn from the seed. */
+  private putsOff(commandUuid: string, device: DeviceView): boolean {
+    // The install counter (not the random CommandUUID) keys the draw, so the same seed puts off
+    // the same installs in every run.
+    const index = this.installsSeen.get(commandUuid) ?? this.installsSeen.size;
+
+    this.installsSeen.set(commandUuid, index);
+    if (this.notNowGiven.has(commandUuid)) {
+      return false;
+    }
+    if (
+      seededFraction(this.options.seed, device.hardware.udid, 'install', index) >=
+      this.options.notNowShare
+    ) {
+      return false;
+    }
+
+    this.notNowGiven.add(commandUuid);
+
+    return true;
+  }
+}
+
+function unsupported(requestType: string): CommandAnswer {
+  return failure(
+    'Error',
+    errorChainItem(
+      UNSUPPORTED_COMMAND,
+      MDM_ERROR_DOMAIN,
+      `RequestType ${requestType} is not supported by this device`,
+    ),
+  );
 }
 
 function hostOf(url: string): string {
@@ -352,9 +542,9 @@ function deviceFacts(device: DeviceView): PlistDict {
     OSVersion: h.osVersion,
     BuildVersion: h.buildVersion,
     IsSupervised: true,
-    IsActivationLockEnabled: false,
+    IsActivationLockEnabled: device.activationLock?.locked ?? false,
     IsActivationLockSupported: true,
-    IsDeviceLocatorServiceEnabled: false,
+    IsDeviceLocatorServiceEnabled: device.activationLock?.locked ?? false,
     IsCloudBackupEnabled: false,
     IsMDMLostModeEnabled: false,
     IsMultiUser: false,
@@ -402,7 +592,15 @@ function securityInfo(device: DeviceView): PlistDict {
   return info;
 }
 
-function installProfile(command: PlistDict): CommandAnswer {
+function profileRefused(description: string, detail: string): CommandAnswer {
+  return failure(
+    'Error',
+    errorChainItem(PAYLOAD_REFUSED, PROFILE_ERROR_DOMAIN, description),
+    errorChainItem(0, PAYLOAD_ERROR_DOMAIN, detail),
+  );
+}
+
+function installProfile(command: PlistDict, device: DeviceView): CommandAnswer {
   const payload = command['Payload'];
 
   if (!(payload instanceof Uint8Array)) {
@@ -423,18 +621,10 @@ function installProfile(command: PlistDict): CommandAnswer {
     );
   }
 
+  let profile;
+
   try {
-    const profile = parseProfile(payload);
-    const installed: InstalledProfile = {
-      identifier: profile.payloadIdentifier,
-      uuid: profile.payloadUUID,
-    };
-
-    if (profile.payloadDisplayName !== undefined) {
-      installed.displayName = profile.payloadDisplayName;
-    }
-
-    return acknowledged({}, { kind: 'profile-installed', profile: installed });
+    profile = parseProfile(payload);
   } catch (error) {
     return failure(
       'Error',
@@ -442,6 +632,48 @@ function installProfile(command: PlistDict): CommandAnswer {
       errorChainItem(0, PROFILE_ERROR_DOMAIN, describe(error)),
     );
   }
+
+  const installed: InstalledProfile = {
+    identifier: profile.payloadIdentifier,
+    uuid: profile.payloadUUID,
+  };
+
+  if (profile.payloadDisplayName !== undefined) {
+    installed.displayName = profile.payloadDisplayName;
+  }
+
+  // Other platforms do not know the key and ignore it, as devices do with unknown payload keys.
+  if (device.hardware.platform === 'visionos') {
+    const wifi = inspectWifiPayloads(profile);
+
+    if (wifi.some((entry) => entry.allowJoinBeforeFirstUnlock === true)) {
+      const description = `The Wi-Fi payload of profile ${installed.identifier} could not be installed.`;
+      const problem = joinBeforeFirstUnlockProblem(wifi);
+      const other = device.profiles.find(
+        (entry) => entry.joinsBeforeFirstUnlock && entry.identifier !== installed.identifier,
+      );
+
+      if (!device.appPreservationMode) {
+        return profileRefused(
+          description,
+          'AllowJoinBeforeFirstUnlock needs Return to Service with app preservation mode',
+        );
+      }
+      if (problem !== undefined) {
+        return profileRefused(description, problem);
+      }
+      if (other) {
+        return profileRefused(
+          description,
+          `profile ${other.identifier} already sets AllowJoinBeforeFirstUnlock; only one Wi-Fi payload may`,
+        );
+      }
+
+      installed.joinsBeforeFirstUnlock = true;
+    }
+  }
+
+  return acknowledged({}, { kind: 'profile-installed', profile: installed });
 }
 
 function removeProfile(command: PlistDict, device: DeviceView): CommandAnswer {
@@ -499,17 +731,24 @@ function managedApplications(device: DeviceView): PlistDict {
 }
 
 function installedApplications(device: DeviceView): PlistDict[] {
-  return device.apps.map((app) => ({
-    Identifier: app.identifier,
-    Name: app.identifier.split('.').pop() ?? app.identifier,
-    ShortVersion: '1.0',
-    Version: '1',
-    Installing: app.state === 'Installing',
-    IsValidated: true,
-  }));
+  return device.apps
+    .filter((app) => app.state !== 'Queued')
+    .map((app) => ({
+      Identifier: app.identifier,
+      Name: app.identifier.split('.').pop() ?? app.identifier,
+      ShortVersion: '1.0',
+      Version: '1',
+      Installing: app.state === 'Installing',
+      IsValidated: true,
+    }));
 }
 
-function settings(command: PlistDict): CommandAnswer {
+/**
+ * Settings, one result per item. `SharedDeviceConfiguration.TemporarySessionTimeout` is the RTS
+ * idle timeout on visionOS (section 12): 0 removes it, 1 to 29 is below Apple's minimum. These
+ * iPhones and iPads are not Shared iPads, so they refuse the item.
+ */
+function settings(command: PlistDict, device: DeviceView): CommandAnswer {
   const items = command['Settings'];
 
   if (!Array.isArray(items) || !items.every(isPlistDict)) {
@@ -523,53 +762,97 @@ function settings(command: PlistDict): CommandAnswer {
     );
   }
 
-  return acknowledged({
-    Settings: items.map((item) => ({ Item: String(item['Item'] ?? ''), Status: 'Acknowledged' })),
-  });
+  const results: PlistDict[] = [];
+  const errors: PlistDict[] = [];
+  let timeout: number | undefined;
+
+  for (const entry of items) {
+    const item = String(entry['Item'] ?? '');
+    const problem =
+      item === 'SharedDeviceConfiguration' ? sharedDeviceProblem(entry, device) : undefined;
+
+    if (problem !== undefined) {
+      const error = errorChainItem(SETTING_REFUSED, SETTINGS_ERROR_DOMAIN, problem);
+
+      errors.push(error);
+      results.push({ Item: item, Status: 'Error', ErrorChain: [error] });
+      continue;
+    }
+    if (
+      item === 'SharedDeviceConfiguration' &&
+      typeof entry['TemporarySessionTimeout'] === 'number'
+    ) {
+      timeout = entry['TemporarySessionTimeout'];
+    }
+
+    results.push({ Item: item, Status: 'Acknowledged' });
+  }
+
+  const effect: CommandEffect =
+    timeout === undefined
+      ? { kind: 'none' }
+      : { kind: 'settings', temporarySessionTimeout: timeout };
+
+  if (errors.length > 0) {
+    return { status: 'Error', result: { Settings: results, ErrorChain: errors }, effect };
+  }
+
+  return acknowledged({ Settings: results }, effect);
 }
 
-/**
- * Apple: the device acknowledges an erase at once and only then finds out whether it can get
- * back online, so a bad Wi-Fi profile still gets Acknowledged and strands the device afterwards.
- */
-function eraseDevice(command: PlistDict, device: DeviceView): CommandAnswer {
-  const rts = command['ReturnToService'];
+function sharedDeviceProblem(entry: PlistDict, device: DeviceView): string | undefined {
+  if (device.hardware.platform !== 'visionos') {
+    return 'SharedDeviceConfiguration is available on Shared iPad and visionOS only';
+  }
 
-  if (rts !== undefined && !isPlistDict(rts)) {
+  const timeout = entry['TemporarySessionTimeout'];
+
+  if (timeout === undefined) {
+    return undefined;
+  }
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0) {
+    return 'TemporarySessionTimeout must be a whole number of seconds, 0 or more';
+  }
+  if (timeout > 0 && timeout < MINIMUM_SESSION_TIMEOUT) {
+    return `TemporarySessionTimeout must be 0 or at least ${MINIMUM_SESSION_TIMEOUT} seconds, got ${timeout}`;
+  }
+
+  return undefined;
+}
+
+function activationLockBypassCode(device: DeviceView): CommandAnswer {
+  // Apple TV has no Activation Lock bypass code (device.activationlock.bypasscode.yaml: tvOS n/a).
+  if (device.hardware.platform === 'tvos' || !device.activationLock) {
+    return unsupported('ActivationLockBypassCode');
+  }
+
+  return acknowledged({ ActivationLockBypassCode: device.activationLock.bypassCode });
+}
+
+/** DeviceConfigured releases the device once; a second one finds nothing to release. */
+function deviceConfigured(device: DeviceView): CommandAnswer {
+  if (!device.awaitingConfiguration) {
+    return failure(
+      'Error',
+      errorChainItem(
+        NOT_AWAITING_CONFIGURATION,
+        MDM_ERROR_DOMAIN,
+        'The device is not awaiting configuration (DeviceConfigured was already acknowledged).',
+      ),
+    );
+  }
+
+  return acknowledged({}, { kind: 'configured' });
+}
+
+function eraseDevice(command: PlistDict, device: DeviceView): CommandAnswer {
+  const plan = planReturnToService(command['ReturnToService'], command, device.hardware);
+
+  if (!plan) {
     return failure(
       'CommandFormatError',
       errorChainItem(MALFORMED_COMMAND, MDM_ERROR_DOMAIN, 'ReturnToService must be a dictionary'),
     );
-  }
-  if (rts === undefined || rts['Enabled'] !== true) {
-    return acknowledged(
-      {},
-      {
-        kind: 'erase',
-        plan: {
-          returnToService: false,
-          strandedBecause:
-            'erased without Return to Service: the device waits in Setup Assistant for a person',
-          ssids: [],
-        },
-      },
-    );
-  }
-
-  const network = checkWifiProfileData(rts['WiFiProfileData'], device.hardware);
-  const plan: ErasePlan = { returnToService: true, ssids: network.ok ? network.ssids : [] };
-  const mdmProfile = rts['MDMProfileData'];
-
-  if (!network.ok) {
-    plan.strandedBecause = network.reason;
-  } else if (mdmProfile !== undefined) {
-    const problem = checkMdmProfileData(mdmProfile);
-
-    if (problem !== undefined) {
-      plan.strandedBecause = problem;
-    } else if (mdmProfile instanceof Uint8Array) {
-      plan.mdmProfileData = mdmProfile;
-    }
   }
 
   return acknowledged({}, { kind: 'erase', plan });

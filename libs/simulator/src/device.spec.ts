@@ -56,14 +56,17 @@ function fakeService(replies: { status: number; body?: Buffer | string }[]) {
     const headers = init.headers as Record<string, string>;
     const bytes = init.body as Uint8Array | undefined;
 
+    // The enrollment fetch carries CMS-signed MachineInfo; everything else is a plist.
+    const enrollment = url.endsWith('/mdm/enroll');
+
     seen.push({
       method: String(init.method),
       url,
       contentType: headers['Content-Type'],
       signed: typeof headers['Mdm-Signature'] === 'string',
-      ...(bytes ? { body: decodePlist(bytes) as PlistDict } : {}),
+      ...(bytes && !enrollment ? { body: decodePlist(bytes) as PlistDict } : {}),
     });
-    if (url.endsWith('/mdm/enroll')) {
+    if (enrollment) {
       return new Response(enrollmentProfile, { status: 200 });
     }
     if (url.endsWith('/mdm/checkin')) {
@@ -115,7 +118,11 @@ describe('SimulatedDevice', () => {
 
     const [fetchProfile, authenticate, tokenUpdate] = service.seen;
 
-    expect(fetchProfile).toMatchObject({ method: 'GET', url: `${BASE}/mdm/enroll` });
+    expect(fetchProfile).toMatchObject({
+      method: 'POST',
+      url: `${BASE}/mdm/enroll`,
+      contentType: 'application/pkcs7-signature',
+    });
     expect(authenticate).toMatchObject({
       method: 'PUT',
       url: `${BASE}/mdm/checkin`,

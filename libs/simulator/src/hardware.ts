@@ -1,6 +1,6 @@
-import { seededHex, seededPick, seededText } from './random.js';
+import { seededFraction, seededHex, seededPick, seededText } from './random.js';
 
-export const PLATFORMS = ['ios', 'ipados', 'tvos'] as const;
+export const PLATFORMS = ['ios', 'ipados', 'tvos', 'visionos'] as const;
 
 export type Platform = (typeof PLATFORMS)[number];
 
@@ -20,6 +20,8 @@ export interface Hardware {
   bluetoothMac: string;
   /** Apple TV only: it can reach the network by cable after an erase. */
   ethernetMac?: string;
+  /** MachineInfo `LANGUAGE`: the language Setup Assistant reuses after an erase. */
+  language: string;
   /** Gigabytes, as DeviceInformation reports `DeviceCapacity`. */
   capacityGb: number;
   hasBattery: boolean;
@@ -33,11 +35,14 @@ interface PlatformModel {
   // Since the A12 generation a UDID is the chip id, a dash and 16 hex digits (25 characters).
   // Apple TV keeps the older 40-hex form here so that both forms cross the service.
   chipId?: string;
-  releases: readonly (readonly [string, string])[];
+  /** Oldest first: the last one is the newest release of the platform. */
+  releases: readonly OsRelease[];
   capacitiesGb: readonly number[];
   hasBattery: boolean;
   ethernet: boolean;
 }
+
+export type OsRelease = readonly [version: string, build: string];
 
 // OS releases are [version, build] pairs of the 26 generation; builds are plausible, not a
 // promise that Apple shipped exactly these.
@@ -85,6 +90,22 @@ const MODELS: Record<Platform, PlatformModel> = {
     hasBattery: false,
     ethernet: true,
   },
+  // Apple Vision Pro: Wi-Fi only (no Ethernet, no cellular), so every erase needs WiFiProfileData.
+  visionos: {
+    productName: 'RealityDevice14,1',
+    modelName: 'Apple Vision Pro',
+    model: 'MW8X3LL/A',
+    deviceLabel: 'Shared Vision Pro',
+    chipId: '00008112',
+    releases: [
+      ['26.0', '23M336'],
+      ['26.1', '23N49'],
+      ['26.2', '23N301'],
+    ],
+    capacitiesGb: [238.42, 476.84, 953.67],
+    hasBattery: true,
+    ethernet: false,
+  },
 };
 
 // Apple serial numbers since 2021: ten characters, no vowels that read like digits.
@@ -94,13 +115,43 @@ function mac(seed: string, ...key: (string | number)[]): string {
   return (seededHex(12, seed, ...key).match(/../g) ?? []).join(':').toLowerCase();
 }
 
+/** The newest OS release the simulator knows for the platform. */
+export function newestRelease(platform: Platform): OsRelease {
+  const releases = MODELS[platform].releases;
+
+  return releases[releases.length - 1] as OsRelease;
+}
+
+/** The build of a known release of the platform, if the simulator knows it. */
+export function buildOf(platform: Platform, version: string): string | undefined {
+  return MODELS[platform].releases.find(([known]) => known === version)?.[1];
+}
+
+export interface HardwareOptions {
+  /**
+   * Share of devices, 0 to 1, that start on an older release than the newest; the others run
+   * the newest. Drawn from the seed, so the same devices are outdated in every run.
+   */
+  outdatedShare?: number;
+}
+
 /** The hardware of device number `index` of a run; the same seed gives the same devices. */
-export function createHardware(platform: Platform, index: number, seed: string): Hardware {
+export function createHardware(
+  platform: Platform,
+  index: number,
+  seed: string,
+  options: HardwareOptions = {},
+): Hardware {
   const model = MODELS[platform];
   const udid = model.chipId
     ? `${model.chipId}-${seededHex(16, seed, platform, index, 'udid')}`
     : seededHex(40, seed, platform, index, 'udid');
-  const [osVersion, buildVersion] = seededPick(model.releases, seed, platform, index, 'os');
+  const outdated =
+    options.outdatedShare !== undefined &&
+    seededFraction(seed, platform, index, 'outdated') < options.outdatedShare;
+  const [osVersion, buildVersion] = outdated
+    ? seededPick(model.releases.slice(0, -1), seed, platform, index, 'os')
+    : newestRelease(platform);
   const hardware: Hardware = {
     platform,
     udid,
@@ -115,6 +166,7 @@ export function createHardware(platform: Platform, index: number, seed: string):
     bluetoothMac: mac(seed, platform, index, 'bluetooth'),
     capacityGb: seededPick(model.capacitiesGb, seed, platform, index, 'capacity'),
     hasBattery: model.hasBattery,
+    language: 'en-US',
   };
 
   if (model.ethernet) {

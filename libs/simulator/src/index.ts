@@ -1,7 +1,17 @@
+export {
+  ActivationLock,
+  newBypassCode,
+  UNLOCK_PATH,
+  UNLOCK_URL_VARIABLE,
+  UnlockEndpoint,
+} from './activation-lock.js';
+export type { UnlockEndpointCounts, UnlockVerdict } from './activation-lock.js';
 export { AdminClient, PHASES, TRIGGER_BATCH } from './admin-client.js';
 export type {
+  AssignmentResult,
   CycleView,
   DeviceSummary,
+  OsPolicyInput,
   PhaseDurations,
   PhaseName,
   RtsConfigurationInput,
@@ -14,6 +24,8 @@ export {
   checkWifiProfileData,
   CommandResponder,
   isDoubleEncodedProfile,
+  joinBeforeFirstUnlockProblem,
+  planReturnToService,
 } from './command-responder.js';
 export type {
   CommandAnswer,
@@ -21,25 +33,44 @@ export type {
   CommandResponderOptions,
   DeviceView,
   ErasePlan,
+  InstallKind,
   NetworkVerdict,
 } from './command-responder.js';
-export { DEFAULT_TIMING, SimulatedDevice } from './device.js';
+export {
+  DEFAULT_TIMING,
+  readReturnToServiceAnswer,
+  readSoftwareUpdateRequired,
+  SimulatedDevice,
+  supportsAppPreservation,
+  triggerDelayMs,
+} from './device.js';
 export type {
   CycleClock,
   DeviceFailure,
   DeviceState,
+  DeviceStats,
   DeviceTiming,
+  DeviceTrigger,
+  ReturnToServiceRequest,
   SimulatedDeviceOptions,
+  TriggerTiming,
 } from './device.js';
-export { createHardware, PLATFORMS } from './hardware.js';
-export type { Hardware, Platform } from './hardware.js';
+export { buildOf, createHardware, newestRelease, PLATFORMS } from './hardware.js';
+export type { Hardware, HardwareOptions, OsRelease, Platform } from './hardware.js';
+export { machineInfoOf, MachineInfoSigner, signedMachineInfo } from './machine-info.js';
 export { createLog, silentLog } from './log.js';
 export type { LogLevel, SimulatorLog } from './log.js';
 export { DeviceHttp, MdmClient } from './mdm-client.js';
-export type { FetchLike, RequestCounter } from './mdm-client.js';
-export { devicePhases, runSimulation } from './orchestrator.js';
+export type { DeviceAnswer, FetchLike, RequestCounter } from './mdm-client.js';
+export {
+  CYCLE_TRIGGERS,
+  devicePhases,
+  runSimulation,
+  simulationConfiguration,
+} from './orchestrator.js';
 export type {
   CycleResult,
+  CycleTrigger,
   DeviceCycleResult,
   EnrollmentResult,
   Outcome,
@@ -49,12 +80,19 @@ export type {
 } from './orchestrator.js';
 export { StderrProgress } from './progress.js';
 export { percentile, percentiles, renderJson, renderTable, summarize } from './report.js';
-export type { CycleSummary, FailureLine, Percentiles, SimulationSummary } from './report.js';
+export type {
+  CycleSummary,
+  FailureLine,
+  Percentiles,
+  RtsDetails,
+  SimulationSummary,
+} from './report.js';
 export {
   buildRestrictionsProfile,
   buildSimulatorConfiguration,
   buildWifiProfile,
 } from './rts-profiles.js';
+export type { SimulatorConfigurationOptions, WifiNetwork } from './rts-profiles.js';
 export { EXIT, simulate } from './simulate.js';
 export type { SimulatorIo } from './simulate.js';
 export { DeviceHttpError, SimulatorError } from './simulator.errors.js';

@@ -33,10 +33,17 @@ export interface DeviceRequest {
   /** For logs and errors, e.g. "TokenUpdate check-in". */
   what: string;
   udid: string;
-  method: 'GET' | 'PUT';
+  method: 'GET' | 'PUT' | 'POST';
   url: string;
   body?: Uint8Array;
   headers?: Record<string, string>;
+}
+
+/** An answer as {@link DeviceHttp.exchange} hands it back. */
+export interface DeviceAnswer {
+  status: number;
+  body: Uint8Array;
+  contentType: string;
 }
 
 const BODY_PREVIEW = 300;
@@ -67,6 +74,19 @@ export class DeviceHttp {
     counter: RequestCounter,
     signal: AbortSignal,
   ): Promise<Uint8Array> {
+    return (await this.exchange(request, counter, signal)).body;
+  }
+
+  /**
+   * Like {@link send}, but an answer whose status is in `accept` comes back as it is instead of
+   * being retried: a 403 to the enrollment fetch is an instruction (update first), not a fault.
+   */
+  async exchange(
+    request: DeviceRequest,
+    counter: RequestCounter,
+    signal: AbortSignal,
+    accept: readonly number[] = [],
+  ): Promise<DeviceAnswer> {
     let lastStatus: number | undefined;
     let lastText = '';
 
@@ -80,8 +100,8 @@ export class DeviceHttp {
       try {
         const answer = await this.options.limiter.run(() => this.once(request, counter, signal));
 
-        if (answer.status >= 200 && answer.status < 300) {
-          return answer.body;
+        if ((answer.status >= 200 && answer.status < 300) || accept.includes(answer.status)) {
+          return answer;
         }
 
         lastStatus = answer.status;
@@ -116,7 +136,7 @@ export class DeviceHttp {
     request: DeviceRequest,
     counter: RequestCounter,
     signal: AbortSignal,
-  ): Promise<{ status: number; body: Uint8Array }> {
+  ): Promise<DeviceAnswer> {
     counter.requests += 1;
 
     const response = await this.fetch(request.url, {
@@ -127,7 +147,11 @@ export class DeviceHttp {
     });
     const body = new Uint8Array(await response.arrayBuffer());
 
-    return { status: response.status, body };
+    return {
+      status: response.status,
+      body,
+      contentType: response.headers.get('content-type') ?? '',
+    };
   }
 }
 

@@ -1,20 +1,29 @@
 import { setMaxListeners } from 'node:events';
 
+import { UNLOCK_URL_VARIABLE, UnlockEndpoint } from './activation-lock.js';
 import {
   AdminClient,
   TRIGGER_BATCH,
+  type AssignmentResult,
   type CycleView,
   type DeviceSummary,
   type PhaseDurations,
+  type RtsConfigurationInput,
   type TriggerResult,
 } from './admin-client.js';
-import { SimulatedDevice, type CycleClock, type DeviceTiming } from './device.js';
-import { createHardware, type Platform } from './hardware.js';
+import { SimulatedDevice, type CycleClock, type DeviceStats, type DeviceTiming } from './device.js';
+import { createHardware, newestRelease, type Platform } from './hardware.js';
 import { forEachLimited, Limiter, sleep } from './limiter.js';
 import { silentLog, type SimulatorLog } from './log.js';
 import { DeviceHttp, type FetchLike } from './mdm-client.js';
+import { seededFraction } from './random.js';
 import { buildSimulatorConfiguration } from './rts-profiles.js';
 import { messageOf } from './simulator.errors.js';
+
+/** Who starts Return to Service: the admin API, a person on the device, or its idle timeout. */
+export type CycleTrigger = 'service' | 'user' | 'idle';
+
+export const CYCLE_TRIGGERS: readonly CycleTrigger[] = ['service', 'user', 'idle'];
 
 export interface SimulationOptions {
   /** The service's base URL, e.g. http://127.0.0.1:8080. */
@@ -33,6 +42,20 @@ export interface SimulationOptions {
   timing?: Partial<DeviceTiming>;
   /** Name of the RTS configuration the run saves and uses; default `simulator`. */
   configurationName?: string;
+  /** Default `service`: POST /return-to-service. `user`/`idle`: the devices ask themselves. */
+  trigger?: CycleTrigger;
+  /** RTS with app preservation. */
+  preserveApps?: boolean;
+  /** The configuration's TemporarySessionTimeout for `idle` runs, in seconds; default 30. */
+  idleTimeoutSeconds?: number;
+  /** Share of devices, 0 to 1, that have Activation Lock on whenever they are in service. */
+  activationLockShare?: number;
+  /** Port of the fake Apple unlock endpoint on 127.0.0.1; none started without it. */
+  unlockPort?: number;
+  /** Share of devices, 0 to 1, that start on an older OS; the configuration then asks for the newest. */
+  outdatedShare?: number;
+  /** Lines for the person running the simulation (where the unlock endpoint listens). */
+  notice?: (line: string) => void;
   /** How often the admin API is asked how the cycles are doing; default 500 ms. */
   statusPollMs?: number;
   log?: SimulatorLog;
@@ -62,6 +85,20 @@ export interface DeviceCycleResult {
   devicePhasesMs: PhaseDurations;
   /** HTTP requests the device made from the trigger until the cycle ended. */
   requests: number;
+  /** The service's word for who started the cycle, else the trigger the run asked for. */
+  trigger: string;
+  /** Whether the service kept the apps in this cycle. */
+  preserveApps?: boolean;
+  preservationDeclined?: string;
+  /** As the device counted them in this cycle. */
+  apps: { preserved: number; downloaded: number; removed: number };
+  /** The device's NotNow answers in the snapshot window. */
+  snapshotNotNow: number;
+  /** The snapshot phase as the service saw it (`snapshot` of the cycle view). */
+  serviceSnapshot?: { ms?: number; notNowAnswers?: number };
+  softwareUpdates: number;
+  /** Activation Lock cleared through the fake unlock endpoint for this device in this cycle. */
+  unlocks: number;
 }
 
 export interface CycleResult {
@@ -81,6 +118,14 @@ export interface EnrollmentResult {
 export interface SimulationResult {
   url: string;
   platform: Platform;
+  trigger: CycleTrigger;
+  preserveApps: boolean;
+  /** Devices that escrowed a bootstrap token after their first enrollment. */
+  bootstrapTokensEscrowed: number;
+  /** Devices that have Activation Lock on whenever they are in service. */
+  activationLocked: number;
+  /** The fake unlock endpoint, when one ran. */
+  unlockEndpoint?: { url: string; requests: number; cleared: number; refused: number };
   devices: number;
   /** Cycles asked for; fewer run when no device is left in service. */
   cycles: number;
@@ -101,11 +146,54 @@ const ADMIN_READS = 8;
 // After the service says a cycle ended, the device's own answer may still be on its way back.
 const SETTLE_MS = 10_000;
 
+// A TemporarySessionTimeout longer than any run waits: set on visionOS, but never reached.
+const UNREACHED_IDLE_TIMEOUT_SECONDS = 3_600;
+
 interface Tracked {
   device: SimulatedDevice;
   cycleId?: string;
   startRequests: number;
+  startStats: DeviceStats;
+  startUnlocks: number;
   result?: DeviceCycleResult;
+}
+
+interface CycleContext {
+  cycle: number;
+  admin: AdminClient;
+  configuration: string;
+  options: SimulationOptions;
+  trigger: CycleTrigger;
+  log: SimulatorLog;
+  /** Cycle ids already accounted for, per device: a device-triggered cycle is the next one. */
+  known: Map<string, Set<string>>;
+}
+
+/** The RTS configuration the run saves before the given cycle (0: before enrollment). */
+export function simulationConfiguration(
+  options: Pick<
+    SimulationOptions,
+    'seed' | 'platform' | 'preserveApps' | 'trigger' | 'idleTimeoutSeconds' | 'outdatedShare'
+  >,
+  cycle: number,
+): RtsConfigurationInput {
+  const visionWithPreservation = options.platform === 'visionos' && options.preserveApps === true;
+  const idleTimeout =
+    options.trigger === 'idle'
+      ? (options.idleTimeoutSeconds ?? 30)
+      : visionWithPreservation
+        ? UNREACHED_IDLE_TIMEOUT_SECONDS
+        : undefined;
+  const [minimumVersion, buildVersion] = newestRelease(options.platform);
+
+  return buildSimulatorConfiguration(options.seed, {
+    platform: options.platform,
+    ...(options.preserveApps ? { preserveApps: true, cycle: Math.max(1, cycle) } : {}),
+    ...(idleTimeout !== undefined ? { temporarySessionTimeout: idleTimeout } : {}),
+    ...((options.outdatedShare ?? 0) > 0
+      ? { osPolicy: { minimumVersion, buildVersion, whenUnsupported: 'allow' as const } }
+      : {}),
+  });
 }
 
 /**
@@ -119,10 +207,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const log = options.log ?? silentLog;
   const progress = options.progress ?? quietProgress;
   const name = options.configurationName ?? 'simulator';
+  const trigger = options.trigger ?? 'service';
   const admin = new AdminClient(options.url, options.apiKey, options.fetch);
 
   // First, so that a wrong URL or API key stops the run before any device enrolls.
-  await admin.saveConfiguration(name, buildSimulatorConfiguration(options.seed));
+  await admin.saveConfiguration(name, simulationConfiguration(options, 0));
   log.info('RTS configuration saved', { configuration: name });
 
   const controller = new AbortController();
@@ -139,25 +228,67 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     { length: options.devices },
     (_, index) =>
       new SimulatedDevice({
-        hardware: createHardware(options.platform, index, options.seed),
+        hardware: createHardware(options.platform, index, options.seed, {
+          outdatedShare: options.outdatedShare ?? 0,
+        }),
         enrollUrl: `${options.url}/mdm/enroll`,
         http,
         log,
         responder: { notNowShare: options.notNowShare, seed: options.seed },
+        // Apple TV has no bypass code to clear a lock with, so it never gets one here.
+        activationLock:
+          options.platform !== 'tvos' &&
+          seededFraction(options.seed, 'activation-lock', index) <
+            (options.activationLockShare ?? 0),
         ...(options.timing ? { timing: options.timing } : {}),
       }),
   );
   const loops: Promise<void>[] = [];
+  const bySerial = new Map(devices.map((device) => [device.hardware.serialNumber, device]));
+  const unlock =
+    options.unlockPort === undefined
+      ? undefined
+      : new UnlockEndpoint((serial) => bySerial.get(serial)?.activationLock, log);
+  let unlockUrl: string | undefined;
 
   try {
+    if (unlock) {
+      unlockUrl = await unlock.start(options.unlockPort ?? 0);
+      options.notice?.(
+        `Activation Lock: the fake Apple unlock endpoint listens at ${unlockUrl}; start the service with ${UNLOCK_URL_VARIABLE}=${unlockUrl}`,
+      );
+    }
+
     const enrollment = await enrollFleet(devices, loops, controller.signal, options, progress);
     const cycleResults: CycleResult[] = [];
+    const known = new Map<string, Set<string>>();
     let fleet = devices.filter((device) => device.state === 'in-service');
 
     for (let cycle = 1; cycle <= options.cycles && fleet.length > 0; cycle += 1) {
-      const result = await runCycle(cycle, fleet, admin, name, options, progress, log);
+      // The plan changes from cycle to cycle with app preservation (see the configuration).
+      if (options.preserveApps && cycle > 1) {
+        await admin.saveConfiguration(name, simulationConfiguration(options, cycle));
+      }
+
+      const result = await runCycle(fleet, progress, {
+        cycle,
+        admin,
+        configuration: name,
+        options,
+        trigger,
+        log,
+        known,
+      });
 
       cycleResults.push(result);
+      for (const entry of result.results) {
+        if (entry.cycleId) {
+          const ids = known.get(entry.udid) ?? new Set<string>();
+
+          ids.add(entry.cycleId);
+          known.set(entry.udid, ids);
+        }
+      }
 
       const returned = new Set(
         result.results.filter((r) => r.outcome === 'returned').map((r) => r.udid),
@@ -172,9 +303,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       );
     }
 
-    return {
+    const result: SimulationResult = {
       url: options.url,
       platform: options.platform,
+      trigger,
+      preserveApps: options.preserveApps === true,
+      bootstrapTokensEscrowed: devices.filter((device) => device.bootstrapTokenEscrowed).length,
+      activationLocked: devices.filter((device) => device.activationLock.enabled).length,
       devices: options.devices,
       cycles: options.cycles,
       seed: options.seed,
@@ -182,10 +317,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       cycleResults,
       wallTimeMs: Date.now() - started,
     };
+
+    if (unlock && unlockUrl) {
+      result.unlockEndpoint = { url: unlockUrl, ...unlock.counts };
+    }
+
+    return result;
   } finally {
     controller.abort();
     // Every device loop ends at its next await once aborted; the timeout is only a safety net.
     await settledWithin(loops, 5_000);
+    await unlock?.stop();
   }
 }
 
@@ -241,21 +383,23 @@ async function enrollFleet(
 }
 
 async function runCycle(
-  cycle: number,
   fleet: SimulatedDevice[],
-  admin: AdminClient,
-  configuration: string,
-  options: SimulationOptions,
   progress: ProgressSink,
-  log: SimulatorLog,
+  context: CycleContext,
 ): Promise<CycleResult> {
+  const { cycle, options, trigger } = context;
   const started = Date.now();
   const deadline = started + options.timeoutMs;
   const tracked = new Map<string, Tracked>();
   const ready = fleet.filter((device) => device.state === 'in-service');
 
   for (const device of fleet) {
-    const entry: Tracked = { device, startRequests: device.counter.requests };
+    const entry: Tracked = {
+      device,
+      startRequests: device.counter.requests,
+      startStats: { ...device.stats },
+      startUnlocks: device.activationLock.unlocks,
+    };
 
     device.beginCycle(started);
     tracked.set(device.udid, entry);
@@ -264,13 +408,22 @@ async function runCycle(
         ? `${device.failure.kind}: ${device.failure.reason}`
         : `not in service when the cycle began (device state ${device.state})`;
 
-      entry.result = finished(entry, cycle, 'failed', reason, undefined);
+      entry.result = finished(entry, context, 'failed', reason, undefined);
     }
   }
 
   progress.start(`cycle ${cycle}/${options.cycles}`, fleet.length, 'returned');
 
-  await trigger(ready, tracked, admin, configuration, cycle, deadline, log);
+  if (trigger === 'service') {
+    await triggerByService(ready, tracked, context, deadline);
+  } else {
+    await assign(ready, tracked, context, deadline);
+    for (const device of ready) {
+      if (!tracked.get(device.udid)?.result) {
+        device.arm(trigger);
+      }
+    }
+  }
 
   const pendingEntries = (): Tracked[] => [...tracked.values()].filter((entry) => !entry.result);
   const report = (): void => {
@@ -283,7 +436,7 @@ async function runCycle(
   };
 
   while (pendingEntries().length > 0 && Date.now() < deadline) {
-    await observe(pendingEntries(), admin, cycle, log);
+    await observe(pendingEntries(), context);
     report();
     if (pendingEntries().length > 0) {
       await sleep(Math.min(options.statusPollMs ?? 500, Math.max(1, deadline - Date.now())));
@@ -293,13 +446,17 @@ async function runCycle(
   const late = pendingEntries();
 
   await forEachLimited(late, ADMIN_READS, async (entry) => {
-    const view = await readCycle(admin, entry.cycleId, log);
+    const view = await readCycle(context, entry.cycleId);
+    const waiting =
+      entry.cycleId === undefined && trigger !== 'service'
+        ? `the device did not ask for Return to Service (${trigger} trigger)`
+        : `service: ${view?.state ?? 'unknown'}`;
 
     entry.result = finished(
       entry,
-      cycle,
+      context,
       'timed-out',
-      `no end within ${Math.round(options.timeoutMs / 1000)} s (service: ${view?.state ?? 'unknown'}, device: ${entry.device.state})`,
+      `no end within ${Math.round(options.timeoutMs / 1000)} s (${waiting}, device: ${entry.device.state})`,
       view,
     );
   });
@@ -316,31 +473,37 @@ async function runCycle(
   return { cycle, devices: fleet.length, wallTimeMs, results };
 }
 
+function batchesOf(devices: SimulatedDevice[]): string[][] {
+  const batches: string[][] = [];
+
+  for (let start = 0; start < devices.length; start += TRIGGER_BATCH) {
+    batches.push(devices.slice(start, start + TRIGGER_BATCH).map((device) => device.udid));
+  }
+
+  return batches;
+}
+
 /**
  * Starts the cycle for the fleet, a batch at a time. A batch the service refuses or does not
  * answer in time fails its devices with the reason; the other batches go on.
  */
-async function trigger(
+async function triggerByService(
   fleet: SimulatedDevice[],
   tracked: Map<string, Tracked>,
-  admin: AdminClient,
-  configuration: string,
-  cycle: number,
+  context: CycleContext,
   deadline: number,
-  log: SimulatorLog,
 ): Promise<void> {
-  for (let start = 0; start < fleet.length; start += TRIGGER_BATCH) {
-    const batch = fleet.slice(start, start + TRIGGER_BATCH).map((device) => device.udid);
+  for (const batch of batchesOf(fleet)) {
     let results: TriggerResult[];
 
     try {
-      results = await admin.returnToService(
+      results = await context.admin.returnToService(
         batch,
-        configuration,
+        context.configuration,
         Math.max(30_000, deadline - Date.now()),
       );
     } catch (error) {
-      log.error('return to service not triggered', {
+      context.log.error('return to service not triggered', {
         devices: batch.length,
         reason: messageOf(error),
       });
@@ -363,7 +526,7 @@ async function trigger(
           ? `not started: ${result.error.code} ${result.error.message}`
           : 'not started: no cycle id';
 
-        entry.result = finished(entry, cycle, 'failed', reason, undefined);
+        entry.result = finished(entry, context, 'failed', reason, undefined);
       }
     }
   }
@@ -371,7 +534,7 @@ async function trigger(
     if (!entry.cycleId && !entry.result) {
       entry.result = finished(
         entry,
-        cycle,
+        context,
         'failed',
         'not started: the service gave no result',
         undefined,
@@ -380,25 +543,92 @@ async function trigger(
   }
 }
 
-/** One look at the pending devices: the device's own failure first, then the service's view. */
-async function observe(
-  pending: Tracked[],
-  admin: AdminClient,
-  cycle: number,
-  log: SimulatorLog,
+/**
+ * User and idle triggers: the service answers a device's own ReturnToService check-in with the
+ * configuration assigned to it, so every device gets it before the cycle. Assigning again each
+ * cycle is harmless and survives a service restart in between.
+ */
+async function assign(
+  fleet: SimulatedDevice[],
+  tracked: Map<string, Tracked>,
+  context: CycleContext,
+  deadline: number,
 ): Promise<void> {
+  for (const batch of batchesOf(fleet)) {
+    let results: AssignmentResult[];
+
+    try {
+      results = await context.admin.assign(
+        batch,
+        context.configuration,
+        Math.max(30_000, deadline - Date.now()),
+      );
+    } catch (error) {
+      context.log.error('configuration not assigned', {
+        devices: batch.length,
+        reason: messageOf(error),
+      });
+      results = batch.map((udid) => ({
+        udid,
+        error: { code: 'SIMULATOR.ASSIGN', message: messageOf(error) },
+      }));
+    }
+
+    const answered = new Set(results.map((result) => result.udid));
+
+    for (const result of results) {
+      const entry = tracked.get(result.udid);
+
+      if (entry && result.error) {
+        entry.result = finished(
+          entry,
+          context,
+          'failed',
+          `not assigned: ${result.error.code} ${result.error.message}`,
+          undefined,
+        );
+      }
+    }
+    for (const udid of batch) {
+      const entry = tracked.get(udid);
+
+      if (entry && !entry.result && !answered.has(udid)) {
+        entry.result = finished(
+          entry,
+          context,
+          'failed',
+          'not assigned: the service gave no result',
+          undefined,
+        );
+      }
+    }
+  }
+}
+
+/** One look at the pending devices: the device's own failure first, then the service's view. */
+async function observe(pending: Tracked[], context: CycleContext): Promise<void> {
   let views: Map<string, DeviceSummary>;
 
   try {
-    views = new Map((await admin.devices()).map((view) => [view.udid, view]));
+    views = new Map((await context.admin.devices()).map((view) => [view.udid, view]));
   } catch (error) {
-    log.warn('device list unavailable', { reason: messageOf(error) });
+    context.log.warn('device list unavailable', { reason: messageOf(error) });
     views = new Map();
   }
+
+  await locateDeviceCycles(
+    pending.filter((entry) => entry.cycleId === undefined),
+    views,
+    context,
+  );
 
   const ended: Tracked[] = [];
 
   for (const entry of pending) {
+    if (entry.result || entry.cycleId === undefined) {
+      continue;
+    }
+
     const view = views.get(entry.device.udid);
     const current = view?.currentCycle;
 
@@ -407,31 +637,39 @@ async function observe(
     } else if (view && (!current || current.id !== entry.cycleId)) {
       // A finished cycle frees the device, so the device list no longer shows it.
       ended.push(entry);
-    } else if (current?.state === 'stalled' || current?.state === 'failed') {
+    } else if (['stalled', 'failed', 'blocked'].includes(current?.state ?? '')) {
       ended.push(entry);
     }
   }
 
   await forEachLimited(ended, ADMIN_READS, async (entry) => {
-    const view = await readCycle(admin, entry.cycleId, log);
+    const view = await readCycle(context, entry.cycleId);
     const failure = entry.device.failure;
 
     if (failure) {
-      entry.result = finished(entry, cycle, 'failed', `${failure.kind}: ${failure.reason}`, view);
+      entry.result = finished(entry, context, 'failed', `${failure.kind}: ${failure.reason}`, view);
     } else if (view?.state === 'returned-to-service') {
-      entry.result = finished(entry, cycle, 'returned', undefined, view);
+      entry.result = finished(entry, context, 'returned', undefined, view);
     } else if (view?.state === 'failed') {
       entry.result = finished(
         entry,
-        cycle,
+        context,
         'failed',
         view.reason ?? 'failed without a reason',
+        view,
+      );
+    } else if (view?.state === 'blocked') {
+      entry.result = finished(
+        entry,
+        context,
+        'failed',
+        `blocked, no erase sent: ${view.reason ?? 'no reason given'}`,
         view,
       );
     } else if (view?.state === 'stalled') {
       entry.result = finished(
         entry,
-        cycle,
+        context,
         'stalled',
         view.reason ?? 'stalled without a reason',
         view,
@@ -440,19 +678,93 @@ async function observe(
   });
 }
 
+/**
+ * User and idle triggers: the cycle exists once the service answered the device's check-in.
+ * It is the device's current cycle in the list, or, when it already ended, the newest one in the
+ * device's history that no earlier cycle of the run accounted for.
+ */
+async function locateDeviceCycles(
+  waiting: Tracked[],
+  views: Map<string, DeviceSummary>,
+  context: CycleContext,
+): Promise<void> {
+  const lookups: Tracked[] = [];
+
+  for (const entry of waiting) {
+    const device = entry.device;
+    const request = device.returnToServiceRequest;
+    const known = context.known.get(device.udid);
+    const current = views.get(device.udid)?.currentCycle;
+
+    if (device.failure) {
+      entry.result = finished(
+        entry,
+        context,
+        'failed',
+        `${device.failure.kind}: ${device.failure.reason}`,
+        undefined,
+      );
+    } else if (device.cycleProblem && request?.enabled !== false) {
+      entry.result = finished(entry, context, 'failed', device.cycleProblem, undefined);
+    } else if (request?.enabled === undefined) {
+      continue;
+    } else if (current && !known?.has(current.id) && request.enabled) {
+      entry.cycleId = current.id;
+    } else {
+      lookups.push(entry);
+    }
+  }
+
+  await forEachLimited(lookups, ADMIN_READS, async (entry) => {
+    const device = entry.device;
+    let fresh: CycleView | undefined;
+
+    try {
+      const known = context.known.get(device.udid);
+
+      fresh = (await context.admin.deviceCycles(device.udid)).find(
+        (cycle) => !known?.has(cycle.id),
+      );
+    } catch (error) {
+      context.log.warn('device cycles unavailable', {
+        udid: device.udid,
+        reason: messageOf(error),
+      });
+    }
+    if (device.returnToServiceRequest?.enabled === false) {
+      // Refused: say what the service recorded, when it recorded anything (e.g. blocked).
+      const detail = fresh
+        ? ` (service: ${fresh.state}${fresh.reason ? `: ${fresh.reason}` : ''})`
+        : '';
+
+      if (fresh) {
+        entry.cycleId = fresh.id;
+      }
+      entry.result = finished(
+        entry,
+        context,
+        'failed',
+        `${device.cycleProblem ?? 'Return to Service refused'}${detail}`,
+        fresh,
+      );
+    } else if (fresh) {
+      entry.cycleId = fresh.id;
+    }
+  });
+}
+
 async function readCycle(
-  admin: AdminClient,
+  context: CycleContext,
   id: string | undefined,
-  log: SimulatorLog,
 ): Promise<CycleView | undefined> {
   if (!id) {
     return undefined;
   }
 
   try {
-    return await admin.cycle(id);
+    return await context.admin.cycle(id);
   } catch (error) {
-    log.warn('cycle unavailable', { cycleId: id, reason: messageOf(error) });
+    context.log.warn('cycle unavailable', { cycleId: id, reason: messageOf(error) });
 
     return undefined;
   }
@@ -460,18 +772,29 @@ async function readCycle(
 
 function finished(
   entry: Tracked,
-  cycle: number,
+  context: CycleContext,
   outcome: Outcome,
   reason: string | undefined,
   view: CycleView | undefined,
 ): DeviceCycleResult {
+  const device = entry.device;
+  const delta = (key: keyof DeviceStats): number => device.stats[key] - entry.startStats[key];
   const result: DeviceCycleResult = {
-    udid: entry.device.udid,
-    cycle,
+    udid: device.udid,
+    cycle: context.cycle,
     outcome,
     servicePhasesMs: view?.phasesMs ?? {},
-    devicePhasesMs: entry.device.clock ? devicePhases(entry.device.clock) : {},
-    requests: entry.device.counter.requests - entry.startRequests,
+    devicePhasesMs: device.clock ? devicePhases(device.clock) : {},
+    requests: device.counter.requests - entry.startRequests,
+    trigger: view?.trigger ?? context.trigger,
+    apps: {
+      preserved: delta('preservedApps'),
+      downloaded: delta('downloadedApps'),
+      removed: delta('removedApps'),
+    },
+    snapshotNotNow: delta('snapshotNotNow'),
+    softwareUpdates: delta('softwareUpdates'),
+    unlocks: device.activationLock.unlocks - entry.startUnlocks,
   };
 
   if (entry.cycleId) {
@@ -479,6 +802,23 @@ function finished(
   }
   if (reason !== undefined) {
     result.reason = reason;
+  }
+  if (typeof view?.preserveApps === 'boolean') {
+    result.preserveApps = view.preserveApps;
+  }
+  if (view?.preservationDeclined) {
+    result.preservationDeclined = view.preservationDeclined;
+  }
+  if (view?.snapshot) {
+    const snapshot: { ms?: number; notNowAnswers?: number } = {};
+
+    if (typeof view.snapshot.ms === 'number') {
+      snapshot.ms = view.snapshot.ms;
+    }
+    if (typeof view.snapshot.notNowAnswers === 'number') {
+      snapshot.notNowAnswers = view.snapshot.notNowAnswers;
+    }
+    result.serviceSnapshot = snapshot;
   }
 
   return result;
@@ -490,7 +830,9 @@ export function devicePhases(clock: CycleClock): PhaseDurations {
     ['erase', clock.startedAt, clock.eraseAcknowledgedAt],
     ['reenroll', clock.eraseAcknowledgedAt, clock.reenrolledAt],
     ['provision', clock.reenrolledAt, clock.configuredAt],
-    ['total', clock.startedAt, clock.configuredAt],
+    // App preservation: from DeviceConfigured acknowledged until the device said Idle again.
+    ['snapshot', clock.configuredAt, clock.resumedAt],
+    ['total', clock.startedAt, clock.resumedAt ?? clock.configuredAt],
   ];
   const phases: PhaseDurations = {};
 

@@ -1,8 +1,18 @@
 import type { DeviceCycleResult, SimulationResult } from './orchestrator.js';
 import { percentile, percentiles, renderJson, renderTable, summarize } from './report.js';
 
+// What a cycle result says beyond its outcome and phases when nothing RTS-specific happened.
+const plain = {
+  trigger: 'service',
+  apps: { preserved: 0, downloaded: 2, removed: 0 },
+  snapshotNotNow: 0,
+  softwareUpdates: 0,
+  unlocks: 0,
+};
+
 function returned(udid: string, cycle: number, totalMs: number, requests = 12): DeviceCycleResult {
   return {
+    ...plain,
     udid,
     cycle,
     cycleId: `${udid}-${cycle}`,
@@ -27,6 +37,10 @@ function run(overrides: Partial<SimulationResult> = {}): SimulationResult {
   return {
     url: 'http://127.0.0.1:8080',
     platform: 'ios',
+    trigger: 'service',
+    preserveApps: false,
+    bootstrapTokensEscrowed: 2,
+    activationLocked: 0,
     devices: 2,
     cycles: 2,
     seed: '42',
@@ -96,6 +110,7 @@ describe('summarize', () => {
             results: [
               returned('A', 1, 2000),
               {
+                ...plain,
                 udid: 'B',
                 cycle: 1,
                 outcome: 'stalled',
@@ -120,6 +135,64 @@ describe('summarize', () => {
     ]);
     // Phases describe returned devices only; a stalled cycle's partial phases would skew them.
     expect(summary.phases.erase).toEqual({ p50: 500, p95: 500, max: 500 });
+  });
+});
+
+describe('summarize with app preservation', () => {
+  const kept = (udid: string, cycle: number, snapshotMs: number): DeviceCycleResult => ({
+    ...returned(udid, cycle, 4000),
+    trigger: 'idle',
+    preserveApps: true,
+    apps: { preserved: 2, downloaded: 1, removed: 1 },
+    snapshotNotNow: 3,
+    serviceSnapshot: { ms: snapshotMs + 50, notNowAnswers: 2 },
+    devicePhasesMs: { total: 4000, snapshot: snapshotMs },
+    softwareUpdates: 1,
+    unlocks: 1,
+  });
+
+  it('adds up kept, downloaded and removed apps, updates and unlocks, and times the snapshot', () => {
+    const summary = summarize(
+      run({
+        preserveApps: true,
+        trigger: 'idle',
+        cycleResults: [
+          {
+            cycle: 1,
+            devices: 2,
+            wallTimeMs: 9000,
+            results: [kept('A', 1, 800), kept('B', 1, 1200)],
+          },
+        ],
+        cycles: 1,
+      }),
+    );
+
+    expect(summary.rts).toEqual({
+      triggers: { idle: 2 },
+      keptApps: 2,
+      preservationDeclined: 0,
+      apps: { preserved: 4, downloaded: 2, removed: 2 },
+      snapshot: {
+        device: { p50: 800, p95: 1200, max: 1200 },
+        service: { p50: 850, p95: 1250, max: 1250 },
+      },
+      snapshotNotNow: { device: 6, service: 4 },
+      softwareUpdates: 2,
+      activationLockUnlocks: 2,
+    });
+    expect(summary.perCycle[0]?.rts.apps).toEqual({ preserved: 4, downloaded: 2, removed: 2 });
+
+    const text = renderTable(summary);
+
+    expect(text).toContain('idle trigger, app preservation');
+    expect(text).toMatch(
+      /^1\s+idle 2\s+2\/0\s+4\s+2\s+2\s+0\.80\/1\.20\s+0\.85\/1\.25\s+6\/4\s+2\s+2$/m,
+    );
+  });
+
+  it('leaves the details table out of a plain run', () => {
+    expect(renderTable(summarize(run()))).not.toContain('Return to Service details');
   });
 });
 
@@ -166,6 +239,7 @@ describe('renderTable', () => {
               results: [
                 returned('A', 1, 2000),
                 {
+                  ...plain,
                   udid: 'B',
                   cycle: 1,
                   outcome: 'failed',

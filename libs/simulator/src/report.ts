@@ -9,6 +9,22 @@ export interface Percentiles {
 
 export type PhaseTable = Record<PhaseName, Percentiles>;
 
+/** Return to Service with app preservation, device triggers, updates and Activation Lock. */
+export interface RtsDetails {
+  /** Cycles per trigger as the service recorded it (`service`, `user`, `idle`). */
+  triggers: Record<string, number>;
+  /** Cycles the service ran with app preservation, and those where it declined it. */
+  keptApps: number;
+  preservationDeclined: number;
+  apps: { preserved: number; downloaded: number; removed: number };
+  /** Snapshot phase (DeviceConfigured until the device resumed), over returned devices. */
+  snapshot: { device: Percentiles; service: Percentiles };
+  /** NotNow answers in the snapshot window: as the devices counted, and as the service did. */
+  snapshotNotNow: { device: number; service: number | null };
+  softwareUpdates: number;
+  activationLockUnlocks: number;
+}
+
 export interface CycleSummary {
   cycle: number;
   devices: number;
@@ -20,6 +36,7 @@ export interface CycleSummary {
   phases: PhaseTable;
   devicePhases: PhaseTable;
   requestsPerDevice: number | null;
+  rts: RtsDetails;
 }
 
 export interface FailureLine {
@@ -35,9 +52,18 @@ export interface SimulationSummary {
   devices: number;
   cycles: number;
   platform: string;
+  trigger: string;
+  preserveApps: boolean;
   seed: string;
   url: string;
   ok: boolean;
+  /** Devices that escrowed a bootstrap token after their first enrollment. */
+  bootstrapTokensEscrowed: number;
+  /** Devices that have Activation Lock on whenever they are in service. */
+  activationLocked: number;
+  unlockEndpoint: { url: string; requests: number; cleared: number; refused: number } | null;
+  /** Over all cycles. */
+  rts: RtsDetails;
   enrollment: { inService: number; failed: number; wallTimeMs: number };
   returnedToService: { total: number; perCycle: number[] };
   /** Devices that failed (enrollment included); stalled and timed-out are counted apart. */
@@ -106,6 +132,56 @@ function count(
   return results.filter((result) => result.outcome === outcome).length;
 }
 
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+function rtsDetails(results: readonly DeviceCycleResult[]): RtsDetails {
+  const returned = results.filter((r) => r.outcome === 'returned');
+  const triggers: Record<string, number> = {};
+  const serviceNotNow = results.flatMap((r) =>
+    r.serviceSnapshot?.notNowAnswers === undefined ? [] : [r.serviceSnapshot.notNowAnswers],
+  );
+
+  for (const result of results) {
+    if (result.cycleId) {
+      triggers[result.trigger] = (triggers[result.trigger] ?? 0) + 1;
+    }
+  }
+
+  return {
+    triggers,
+    keptApps: results.filter((r) => r.preserveApps === true).length,
+    preservationDeclined: results.filter((r) => r.preservationDeclined !== undefined).length,
+    apps: {
+      preserved: sum(results.map((r) => r.apps.preserved)),
+      downloaded: sum(results.map((r) => r.apps.downloaded)),
+      removed: sum(results.map((r) => r.apps.removed)),
+    },
+    snapshot: {
+      device: percentiles(
+        returned.flatMap((r) =>
+          r.devicePhasesMs.snapshot === undefined ? [] : [r.devicePhasesMs.snapshot],
+        ),
+      ),
+      // The phase the service reports, else the snapshot's own duration in the cycle view.
+      service: percentiles(
+        returned.flatMap((r) => {
+          const ms = r.servicePhasesMs.snapshot ?? r.serviceSnapshot?.ms;
+
+          return ms === undefined ? [] : [ms];
+        }),
+      ),
+    },
+    snapshotNotNow: {
+      device: sum(results.map((r) => r.snapshotNotNow)),
+      service: serviceNotNow.length === 0 ? null : sum(serviceNotNow),
+    },
+    softwareUpdates: sum(results.map((r) => r.softwareUpdates)),
+    activationLockUnlocks: sum(results.map((r) => r.unlocks)),
+  };
+}
+
 /** Aggregates a run: counts per outcome, phase percentiles, requests per device and cycle. */
 export function summarize(result: SimulationResult): SimulationSummary {
   const all = result.cycleResults.flatMap((cycle) => cycle.results);
@@ -124,6 +200,7 @@ export function summarize(result: SimulationResult): SimulationSummary {
       phases: phaseTable(back, (r) => r.servicePhasesMs),
       devicePhases: phaseTable(back, (r) => r.devicePhasesMs),
       requestsPerDevice: mean(back.map((r) => r.requests)),
+      rts: rtsDetails(cycle.results),
     };
   });
   const failures: FailureLine[] = [
@@ -148,8 +225,14 @@ export function summarize(result: SimulationResult): SimulationSummary {
     devices: result.devices,
     cycles: result.cycles,
     platform: result.platform,
+    trigger: result.trigger,
+    preserveApps: result.preserveApps,
     seed: result.seed,
     url: result.url,
+    bootstrapTokensEscrowed: result.bootstrapTokensEscrowed,
+    activationLocked: result.activationLocked,
+    unlockEndpoint: result.unlockEndpoint ?? null,
+    rts: rtsDetails(all),
     // A run is good only when every device made every cycle it was asked for.
     ok:
       failures.length === 0 &&
@@ -203,16 +286,69 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
-const PLATFORM_LABEL: Record<string, string> = { ios: 'iOS', ipados: 'iPadOS', tvos: 'tvOS' };
+const PLATFORM_LABEL: Record<string, string> = {
+  ios: 'iOS',
+  ipados: 'iPadOS',
+  tvos: 'tvOS',
+  visionos: 'visionOS',
+};
+
+function pair(p: Percentiles): string {
+  return `${seconds(p.p50)}/${seconds(p.p95)}`;
+}
+
+function triggerText(triggers: Record<string, number>): string {
+  const entries = Object.entries(triggers);
+
+  return entries.length === 0 ? '-' : entries.map(([name, n]) => `${name} ${n}`).join(', ');
+}
+
+/** Whether the run did anything the RTS details table has to say about. */
+function showsRtsDetails(summary: SimulationSummary): boolean {
+  const rts = summary.rts;
+
+  return (
+    summary.preserveApps ||
+    summary.trigger !== 'service' ||
+    summary.activationLocked > 0 ||
+    summary.unlockEndpoint !== null ||
+    rts.softwareUpdates > 0 ||
+    rts.keptApps > 0
+  );
+}
+
+function rtsRow(label: string, rts: RtsDetails): string[] {
+  return [
+    label,
+    triggerText(rts.triggers),
+    `${rts.keptApps}/${rts.preservationDeclined}`,
+    String(rts.apps.preserved),
+    String(rts.apps.downloaded),
+    String(rts.apps.removed),
+    pair(rts.snapshot.device),
+    pair(rts.snapshot.service),
+    `${rts.snapshotNotNow.device}/${rts.snapshotNotNow.service ?? '-'}`,
+    String(rts.softwareUpdates),
+    String(rts.activationLockUnlocks),
+  ];
+}
 
 /** The human-readable report: one row per cycle on the service's and the devices' clocks. */
 export function renderTable(summary: SimulationSummary): string {
   const lines: string[] = [];
   const platform = PLATFORM_LABEL[summary.platform] ?? summary.platform;
 
+  const mode = [
+    `${summary.trigger} trigger`,
+    ...(summary.preserveApps ? ['app preservation'] : []),
+  ].join(', ');
+
   lines.push(
-    `Turnaround simulator: ${summary.devices} ${platform} device(s) x ${summary.cycles} cycle(s) against ${summary.url} (seed ${summary.seed})`,
-    `Enrollment: ${summary.enrollment.inService}/${summary.devices} in service in ${seconds(summary.enrollment.wallTimeMs)} s`,
+    `Turnaround simulator: ${summary.devices} ${platform} device(s) x ${summary.cycles} cycle(s) against ${summary.url} (seed ${summary.seed}; ${mode})`,
+    `Enrollment: ${summary.enrollment.inService}/${summary.devices} in service in ${seconds(summary.enrollment.wallTimeMs)} s` +
+      (summary.preserveApps
+        ? `; ${summary.bootstrapTokensEscrowed}/${summary.devices} escrowed a bootstrap token`
+        : ''),
     '',
     'Service clock, seconds p50/p95/max',
   );
@@ -265,6 +401,43 @@ export function renderTable(summary: SimulationSummary): string {
       ['all', ...PHASES.map((phase) => triple(summary.devicePhases[phase]))],
     ]),
   );
+
+  if (showsRtsDetails(summary)) {
+    lines.push(
+      '',
+      'Return to Service details: kept = cycles with app preservation/declined; apps preserved, downloaded, removed;',
+      'snapshot seconds p50/p95 on the device and the service clock; NotNow in the snapshot window device/service',
+    );
+    lines.push(
+      formatTable([
+        [
+          'cycle',
+          'triggers',
+          'kept',
+          'preserved',
+          'downloaded',
+          'removed',
+          'snapshot dev',
+          'snapshot svc',
+          'NotNow',
+          'updates',
+          'unlocks',
+        ],
+        ...summary.perCycle.map((c) => rtsRow(String(c.cycle), c.rts)),
+        rtsRow('all', summary.rts),
+      ]),
+    );
+    if (summary.activationLocked > 0 || summary.unlockEndpoint) {
+      const endpoint = summary.unlockEndpoint;
+
+      lines.push(
+        `Activation Lock: ${summary.activationLocked}/${summary.devices} device(s) lock when in service` +
+          (endpoint
+            ? `; unlock endpoint ${endpoint.url}: ${endpoint.requests} request(s), ${endpoint.cleared} cleared, ${endpoint.refused} refused`
+            : '; no unlock endpoint (--unlock-port), so the service cannot clear it'),
+      );
+    }
+  }
 
   if (summary.failures.length > 0) {
     lines.push(

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 
 import { encodePlistXml, type PlistDict } from '@turnaround/protocol';
 
-import type { RtsConfigurationInput } from './admin-client.js';
+import type { OsPolicyInput, RtsConfigurationInput } from './admin-client.js';
+import type { Platform } from './hardware.js';
 import { seededText } from './random.js';
 
 const PREFIX = 'io.turnaround.simulator';
@@ -30,15 +31,23 @@ function configurationProfile(
 export interface WifiNetwork {
   ssid: string;
   password: string;
+  /**
+   * visionOS with app preservation: the headset may join before its first unlock after a cold
+   * boot, so a locked Vision Pro still reaches the server (section 11).
+   */
+  allowJoinBeforeFirstUnlock?: boolean;
 }
 
 /**
  * A .mobileconfig with one WPA2-Personal network the device joins by itself after the erase:
- * auto-join, no proxy, no enterprise authentication (so nothing waits for a person).
+ * auto-join, no proxy, no enterprise authentication (so nothing waits for a person). That also
+ * keeps it within the AllowJoinBeforeFirstUnlock rules: one payload, no EAP, no hotspot, no QoS
+ * marking policy, ProxyType None.
  */
 export function buildWifiProfile(network: WifiNetwork): Buffer {
   return configurationProfile(`${PREFIX}.wifi`, `Wi-Fi ${network.ssid}`, [
     {
+      ...(network.allowJoinBeforeFirstUnlock ? { AllowJoinBeforeFirstUnlock: true } : {}),
       PayloadType: 'com.apple.wifi.managed',
       PayloadVersion: 1,
       PayloadIdentifier: `${PREFIX}.wifi.network`,
@@ -73,9 +82,29 @@ export function buildRestrictionsProfile(): Buffer {
 
 // Apple's Pages and Numbers: App Store apps every tenant can license.
 export const SIMULATOR_APPS = [{ iTunesStoreID: 361309726 }, { iTunesStoreID: 361304891 }];
+// Keynote comes and goes with app preservation, so that cycles also remove and download an app.
+export const ROTATING_APP = { iTunesStoreID: 361285480 };
 
-/** The `simulator` RTS configuration: the Wi-Fi to join, one profile and two apps to install. */
-export function buildSimulatorConfiguration(seed: string): RtsConfigurationInput {
+export interface SimulatorConfigurationOptions {
+  platform?: Platform;
+  /** RTS with app preservation. */
+  preserveApps?: boolean;
+  /** `TemporarySessionTimeout` in seconds (visionOS); null leaves it unmanaged. */
+  temporarySessionTimeout?: number | null;
+  osPolicy?: OsPolicyInput | null;
+  /** The cycle about to run (1-based); with app preservation, odd cycles add Keynote. */
+  cycle?: number;
+}
+
+/**
+ * The `simulator` RTS configuration: the Wi-Fi to join, one profile and two apps to install.
+ * With app preservation Keynote is in the plan of odd cycles only: the next cycle removes it
+ * (kept but not reinstalled), the one after downloads it again.
+ */
+export function buildSimulatorConfiguration(
+  seed: string,
+  options: SimulatorConfigurationOptions = {},
+): RtsConfigurationInput {
   const network: WifiNetwork = {
     ssid: 'Turnaround-Simulated',
     password: seededText(
@@ -85,13 +114,36 @@ export function buildSimulatorConfiguration(seed: string): RtsConfigurationInput
       'wifi',
     ),
   };
+  const preserveApps = options.preserveApps === true;
+
+  if (preserveApps && options.platform === 'visionos') {
+    network.allowJoinBeforeFirstUnlock = true;
+  }
+
+  const apps: { iTunesStoreID: number }[] = SIMULATOR_APPS.map((app) => ({ ...app }));
+
+  if (preserveApps && (options.cycle ?? 1) % 2 === 1) {
+    apps.push({ ...ROTATING_APP });
+  }
 
   // Profile bytes travel base64-encoded exactly once in JSON; <data> in a plist is the same.
-  return {
+  const configuration: RtsConfigurationInput = {
     wifiProfile: buildWifiProfile(network).toString('base64'),
     plan: {
       profiles: [{ name: 'restrictions', payload: buildRestrictionsProfile().toString('base64') }],
-      apps: SIMULATOR_APPS.map((app) => ({ ...app })),
+      apps,
     },
   };
+
+  if (options.preserveApps !== undefined) {
+    configuration.preserveApps = preserveApps;
+  }
+  if (options.temporarySessionTimeout !== undefined) {
+    configuration.temporarySessionTimeout = options.temporarySessionTimeout;
+  }
+  if (options.osPolicy !== undefined) {
+    configuration.osPolicy = options.osPolicy;
+  }
+
+  return configuration;
 }

@@ -42,6 +42,13 @@ export async function simulate(argv: readonly string[], io: SimulatorIo): Promis
 
   try {
     const apiKey = resolveApiKey(options, { env: io.env, cwd: io.cwd });
+
+    if (options.activationLockShare > 0 && options.unlockPort === undefined) {
+      io.stderr.write(
+        'simulate: --activation-lock without --unlock-port: nothing can clear those locks, so the service should block their cycles\n',
+      );
+    }
+
     const result = await runSimulation({
       url: options.url,
       apiKey,
@@ -52,7 +59,19 @@ export async function simulate(argv: readonly string[], io: SimulatorIo): Promis
       concurrency: options.concurrency,
       timeoutMs: options.timeoutSeconds * 1000,
       notNowShare: options.notNowShare,
-      timing: { eraseDelayMs: options.eraseDelayMs, idlePollMs: options.idlePollMs },
+      timing: {
+        eraseDelayMs: options.eraseDelayMs,
+        idlePollMs: options.idlePollMs,
+        snapshotMs: options.snapshotMs,
+        updateDelayMs: options.updateDelayMs,
+      },
+      trigger: options.trigger,
+      preserveApps: options.preserveApps,
+      idleTimeoutSeconds: options.idleTimeoutSeconds,
+      activationLockShare: options.activationLockShare,
+      outdatedShare: options.outdatedShare,
+      ...(options.unlockPort === undefined ? {} : { unlockPort: options.unlockPort }),
+      notice: (line) => io.stderr.write(`${line}\n`),
       log,
       progress,
     });

@@ -26,6 +26,11 @@ export class ServiceProcess {
     return readFileSync(join(this.dataDir, 'api-key'), 'utf8').trim();
   }
 
+  /** Everything the process printed. */
+  get fullLog(): string {
+    return this.output;
+  }
+
   /** What the process printed, for a failing test's message. */
   get log(): string {
     return this.output.slice(-20_000);
