@@ -235,14 +235,22 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
 
     await ack('UDID-KEEP', 'E1', erase);
     await enroll('UDID-KEEP', 'E2', { platform: 'visionos', awaiting: true });
-    const queue = queuedFor('UDID-KEEP', 'E2');
-    expect(queue.map((command) => command.requestType)).toEqual([
+    const plan = queuedFor('UDID-KEEP', 'E2');
+    expect(plan.map((command) => command.requestType)).toEqual([
       'DeviceInformation', 'SecurityInfo', 'ActivationLockBypassCode',
       'InstallApplication', 'InstallApplication', 'InstallProfile', 'Settings',
-      'DeviceConfigured', 'ManagedApplicationList',
     ]);
-    const settings = queue.find((command) => command.requestType === 'Settings')!;
+    const settings = plan.find((command) => command.requestType === 'Settings')!;
     expect(settings.command.Settings).toEqual([{ Item: 'SharedDeviceConfiguration', TemporarySessionTimeout: 900 }]);
+    // An app installed after DeviceConfigured would miss the snapshot: the release waits for the
+    // installs' final answers. A NotNow is not one.
+    const [shift, store] = plan.filter((command) => command.requestType === 'InstallApplication');
+    await emit(CommandNotNow, { udid: 'UDID-KEEP', enrollmentId: 'E2', commandUuid: shift!.commandUuid, requestType: 'InstallApplication' }, 'UDID-KEEP');
+    await ack('UDID-KEEP', 'E2', store!);
+    expect(queuedFor('UDID-KEEP', 'E2').map((command) => command.requestType)).not.toContain('DeviceConfigured');
+    await ack('UDID-KEEP', 'E2', shift!);
+    const queue = queuedFor('UDID-KEEP', 'E2');
+    expect(queue.slice(plan.length).map((command) => command.requestType)).toEqual(['DeviceConfigured', 'ManagedApplicationList']);
     const release = queue.find((command) => command.requestType === 'DeviceConfigured')!;
     expect(release.whileAwaitingConfiguration).toBe(true);
     const inventory = queue.at(-1)!;
@@ -299,6 +307,24 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     expect(cycle.state).toBe('erase-queued');
     expect(cycle.preserveApps).toBe(false);
     expect(cycle.preservationDeclined).toMatch(reason);
+  });
+
+  it('releases an app-preservation device at the release timeout even if an app install never finishes', async () => {
+    escrowed.add('UDID-SLOWAPP');
+    await configure('keep-apps-slow', { wifiProfile: WIFI.toString('base64'), preserveApps: true, plan: { apps: [{ identifier: 'com.example.slow' }] } });
+    await enroll('UDID-SLOWAPP', 'E1');
+    await api('POST', '/return-to-service', { devices: ['UDID-SLOWAPP'], configuration: 'keep-apps-slow' });
+    await enroll('UDID-SLOWAPP', 'E2', { awaiting: true });
+    expect(queuedFor('UDID-SLOWAPP', 'E2').map((command) => command.requestType)).not.toContain('DeviceConfigured');
+
+    await app.get(CycleTimerService).tick(new Date(Date.now() + 61_000));
+    await transport.idle();
+    const release = queuedFor('UDID-SLOWAPP', 'E2').slice(-2);
+    expect(release.map((command) => command.requestType)).toEqual(['DeviceConfigured', 'ManagedApplicationList']);
+    const placement = published.filter((event) => event.type === EnqueueCommands.routingKey && event.subject === 'UDID-SLOWAPP').at(-1)!.data.placement;
+    expect(placement).toBe('front');
+    const notes = (await cycleOf('UDID-SLOWAPP')).transitions.map((transition: { reason: string | null }) => transition.reason);
+    expect(notes).toContain('release timeout after 60 s; unfinished steps: InstallApplication (queued)');
   });
 
   it('stalls a snapshot phase that never ends, with the reason', async () => {

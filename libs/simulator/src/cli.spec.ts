@@ -84,6 +84,7 @@ describe('parseArgs', () => {
       idlePollMs: 100,
       verbose: true,
       preserveApps: false,
+      rotateApps: false,
       trigger: 'service',
       idleTimeoutSeconds: 30,
       snapshotMs: 1_000,

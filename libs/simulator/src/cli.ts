@@ -23,6 +23,8 @@ export interface CliOptions {
   verbose: boolean;
   /** RTS with app preservation. */
   preserveApps: boolean;
+  /** With app preservation, Keynote in the plan of odd cycles only. */
+  rotateApps: boolean;
   trigger: CycleTrigger;
   /** TemporarySessionTimeout of `--trigger idle` runs, in seconds. */
   idleTimeoutSeconds: number;
@@ -69,9 +71,10 @@ Options
 Return to Service with app preservation (iOS, iPadOS, visionOS 26)
   --preserve-apps      the configuration keeps apps: devices escrow a bootstrap token after
                        their first enrollment and, erased with it, keep their apps (Pages and
-                       Numbers every cycle, Keynote in odd cycles only, so later cycles also
-                       remove and download one). visionOS also gets an AllowJoinBeforeFirstUnlock
+                       Numbers). visionOS also gets an AllowJoinBeforeFirstUnlock
                        Wi-Fi profile and an idle timeout (one hour unless --trigger idle)
+  --rotate-apps        with --preserve-apps, Keynote is in the plan of odd cycles only, so
+                       later cycles also remove an app and download it again
   --snapshot-ms MS     how long a device takes for its snapshot after DeviceConfigured,
                        answering NotNow meanwhile (default 1000)
   --trigger T          who starts each cycle: service (POST /return-to-service, default),
@@ -123,6 +126,7 @@ const SPECS: Record<string, Spec> = {
   'idle-poll': { kind: 'integer', min: 50, max: 60_000 },
   verbose: { kind: 'flag' },
   'preserve-apps': { kind: 'flag' },
+  'rotate-apps': { kind: 'flag' },
   trigger: { kind: 'trigger' },
   // Apple's minimum is 30 seconds; the service takes at most a day.
   'idle-timeout': { kind: 'integer', min: 30, max: 86_400 },
@@ -262,6 +266,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     idlePollMs: (given.get('idle-poll') as number | undefined) ?? 2_000,
     verbose: given.get('verbose') === true,
     preserveApps: given.get('preserve-apps') === true,
+    rotateApps: given.get('rotate-apps') === true,
     trigger: (given.get('trigger') as CycleTrigger | undefined) ?? 'service',
     idleTimeoutSeconds: (given.get('idle-timeout') as number | undefined) ?? 30,
     snapshotMs: (given.get('snapshot-ms') as number | undefined) ?? 1_000,
@@ -288,6 +293,9 @@ export function parseArgs(argv: readonly string[]): CliCommand {
 function checkCombination(options: CliOptions, given: ReadonlyMap<string, unknown>): void {
   const { platform, trigger } = options;
 
+  if (options.rotateApps && !options.preserveApps) {
+    throw new UsageError('--rotate-apps needs --preserve-apps');
+  }
   if (trigger !== 'service' && !options.preserveApps) {
     throw new UsageError(
       `--trigger ${trigger} needs --preserve-apps: devices ask for Return to Service themselves only in RTS with app preservation mode`,

@@ -408,7 +408,9 @@ function options(
 describe('runSimulation', () => {
   it('runs service-triggered cycles with app preservation and counts the apps', async () => {
     const service = new FakeTurnaround();
-    const result = await runSimulation(options(service, { preserveApps: true, cycles: 3 }));
+    const result = await runSimulation(
+      options(service, { preserveApps: true, rotateApps: true, cycles: 3 }),
+    );
     const summary = summarize(result);
 
     expect(summary.ok).toBe(true);

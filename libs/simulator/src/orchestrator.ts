@@ -46,6 +46,8 @@ export interface SimulationOptions {
   trigger?: CycleTrigger;
   /** RTS with app preservation. */
   preserveApps?: boolean;
+  /** With app preservation, Keynote comes and goes: odd cycles install it, even ones remove it. */
+  rotateApps?: boolean;
   /** The configuration's TemporarySessionTimeout for `idle` runs, in seconds; default 30. */
   idleTimeoutSeconds?: number;
   /** Share of devices, 0 to 1, that have Activation Lock on whenever they are in service. */
@@ -173,7 +175,13 @@ interface CycleContext {
 export function simulationConfiguration(
   options: Pick<
     SimulationOptions,
-    'seed' | 'platform' | 'preserveApps' | 'trigger' | 'idleTimeoutSeconds' | 'outdatedShare'
+    | 'seed'
+    | 'platform'
+    | 'preserveApps'
+    | 'rotateApps'
+    | 'trigger'
+    | 'idleTimeoutSeconds'
+    | 'outdatedShare'
   >,
   cycle: number,
 ): RtsConfigurationInput {
@@ -188,7 +196,12 @@ export function simulationConfiguration(
 
   return buildSimulatorConfiguration(options.seed, {
     platform: options.platform,
-    ...(options.preserveApps ? { preserveApps: true, cycle: Math.max(1, cycle) } : {}),
+    ...(options.preserveApps
+      ? {
+          preserveApps: true,
+          ...(options.rotateApps ? { rotateAppsFromCycle: Math.max(1, cycle) } : {}),
+        }
+      : {}),
     ...(idleTimeout !== undefined ? { temporarySessionTimeout: idleTimeout } : {}),
     ...((options.outdatedShare ?? 0) > 0
       ? { osPolicy: { minimumVersion, buildVersion, whenUnsupported: 'allow' as const } }

@@ -92,14 +92,14 @@ export interface SimulatorConfigurationOptions {
   /** `TemporarySessionTimeout` in seconds (visionOS); null leaves it unmanaged. */
   temporarySessionTimeout?: number | null;
   osPolicy?: OsPolicyInput | null;
-  /** The cycle about to run (1-based); with app preservation, odd cycles add Keynote. */
-  cycle?: number;
+  /** The cycle about to run (1-based), to have Keynote come and go: odd cycles add it. */
+  rotateAppsFromCycle?: number;
 }
 
 /**
  * The `simulator` RTS configuration: the Wi-Fi to join, one profile and two apps to install.
- * With app preservation Keynote is in the plan of odd cycles only: the next cycle removes it
- * (kept but not reinstalled), the one after downloads it again.
+ * With app preservation and rotation, Keynote is in the plan of odd cycles only: the next cycle
+ * removes it (kept but not reinstalled), the one after downloads it again.
  */
 export function buildSimulatorConfiguration(
   seed: string,
@@ -122,7 +122,11 @@ export function buildSimulatorConfiguration(
 
   const apps: { iTunesStoreID: number }[] = SIMULATOR_APPS.map((app) => ({ ...app }));
 
-  if (preserveApps && (options.cycle ?? 1) % 2 === 1) {
+  if (
+    preserveApps &&
+    options.rotateAppsFromCycle !== undefined &&
+    options.rotateAppsFromCycle % 2 === 1
+  ) {
     apps.push({ ...ROTATING_APP });
   }
 

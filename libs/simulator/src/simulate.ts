@@ -67,6 +67,7 @@ export async function simulate(argv: readonly string[], io: SimulatorIo): Promis
       },
       trigger: options.trigger,
       preserveApps: options.preserveApps,
+      rotateApps: options.rotateApps,
       idleTimeoutSeconds: options.idleTimeoutSeconds,
       activationLockShare: options.activationLockShare,
       outdatedShare: options.outdatedShare,

@@ -67,6 +67,8 @@ export interface RtsCycle {
   preservationDeclined: string | null;
   /** The inventory command queued behind DeviceConfigured; its answer ends the snapshot phase. */
   snapshotCommandUuid: string | null;
+  /** DeviceConfigured is held back until the plan's apps are installed (app preservation). */
+  releaseHeld: boolean;
   snapshotNotNows: number;
   /** JSON of the managed apps the device reported after its snapshot. */
   snapshotApps: string | null;

@@ -121,17 +121,22 @@ export class CycleService {
    * The device is back and waits in Setup Assistant: queue the plan, then DeviceConfigured last.
    * DeviceConfigured is queued right away behind the plan rather than after its results: a NotNow
    * or Error on a step must never hold the release back (B13), and the queue offers it as soon as
-   * every step before it was answered in the session. With app preservation an inventory command
-   * follows it: the device answers NotNow while it snapshots, so that command's answer after the
-   * device's Idle is the observable end of the snapshot phase.
+   * every step before it was answered in the session.
+   *
+   * With app preservation the plan's apps are the exception: an app the device installs after
+   * DeviceConfigured is missing from the snapshot and is downloaded again in every later cycle.
+   * So DeviceConfigured waits until each InstallApplication has a final answer (Acknowledged or
+   * Error), never longer than the release timeout. An inventory command follows it: the device
+   * answers NotNow while it snapshots, so that command's answer after the device's Idle is the
+   * observable end of the snapshot phase.
    */
   async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, extras: QueuedCommand[], causationId?: string): Promise<void> {
     const steps = [...planCommands(plan), ...extras];
-    const release = { ...queued(buildDeviceConfigured()), whileAwaitingConfiguration: true };
-    const inventory = cycle.preserveApps ? queued(buildManagedApplicationList()) : null;
+    const release = releaseCommands(cycle.preserveApps);
     cycle.newEnrollmentId = enrollmentId;
-    cycle.releaseCommandUuid = release.commandUuid;
-    cycle.snapshotCommandUuid = inventory?.commandUuid ?? null;
+    cycle.releaseCommandUuid = release[0]!.commandUuid;
+    cycle.snapshotCommandUuid = release[1]?.commandUuid ?? null;
+    cycle.releaseHeld = cycle.preserveApps && steps.some((step) => step.requestType === 'InstallApplication');
     cycle.planSteps = JSON.stringify(
       Object.fromEntries(steps.map((step) => [step.commandUuid, { requestType: step.requestType, outcome: 'queued' } satisfies PlanStep])),
     );
@@ -139,11 +144,20 @@ export class CycleService {
     if (!(await this.apply(cycle, { type: 'awaiting-configuration' }, causationId))) {
       return;
     }
-    await this.enqueue(cycle.udid, enrollmentId, [...steps, release, ...(inventory ? [inventory] : [])], cycle.id);
+    await this.enqueue(cycle.udid, enrollmentId, cycle.releaseHeld ? steps : [...steps, ...release], cycle.id);
     this.logger.info(
-      { udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: release.commandUuid, preserveApps: cycle.preserveApps },
+      { udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: cycle.releaseCommandUuid, preserveApps: cycle.preserveApps, releaseHeld: cycle.releaseHeld },
       'provisioning queued',
     );
+  }
+
+  /** Queues the held-back DeviceConfigured (and the inventory behind it) with the same CommandUUIDs. */
+  private async releaseHeldBack(cycle: RtsCycle, placement: 'back' | 'front'): Promise<void> {
+    cycle.releaseHeld = false;
+    await this.repository.updateCycle(cycle.id, { releaseHeld: false });
+    const release = releaseCommands(cycle.preserveApps, cycle.releaseCommandUuid!, cycle.snapshotCommandUuid);
+    await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, release, cycle.id, placement);
+    this.logger.info({ udid: cycle.udid, cycleId: cycle.id, releaseCommandUuid: cycle.releaseCommandUuid, placement }, 'release queued after the app installs');
   }
 
   /**
@@ -198,6 +212,11 @@ export class CycleService {
     const reason = `release timeout after ${this.settings.releaseTimeoutSeconds} s; unfinished steps: ${unanswered.map((step) => `${step.requestType} (${step.outcome})`).join(', ') || 'none'}`;
     await this.repository.updateCycle(cycle.id, { reason, releaseDueAt: null });
     await this.repository.noteOnCycle(cycle.id, cycle.state, reason, new Date());
+    if (cycle.releaseHeld) {
+      await this.releaseHeldBack(cycle, 'front');
+
+      return;
+    }
     await this.bus.publish(
       PrioritizeCommand,
       { udid: cycle.udid, enrollmentId: cycle.newEnrollmentId ?? cycle.enrollmentId, commandUuid: cycle.releaseCommandUuid! },
@@ -216,6 +235,10 @@ export class CycleService {
     step.outcome = outcome;
     cycle.planSteps = JSON.stringify(steps);
     await this.repository.updateCycle(cycle.id, { planSteps: cycle.planSteps });
+    const installsAnswered = Object.values(steps).every((entry) => entry.requestType !== 'InstallApplication' || entry.outcome === 'acknowledged' || entry.outcome === 'error');
+    if (cycle.releaseHeld && cycle.state === 'provisioning' && installsAnswered) {
+      await this.releaseHeldBack(cycle, 'back');
+    }
   }
 
   private stamp(cycle: RtsCycle, state: CycleState, at: Date): void {
@@ -289,6 +312,20 @@ export class CycleService {
       this.logger.info({ udid: cycle.udid, cycleId: cycle.id, state: cycle.state }, 'cycle ended');
     }
   }
+}
+
+/** DeviceConfigured, setup-only, and with app preservation the inventory that follows it. */
+function releaseCommands(preserveApps: boolean, releaseUuid?: string, inventoryUuid?: string | null): QueuedCommand[] {
+  const release: QueuedCommand = { ...withUuid(buildDeviceConfigured(), releaseUuid), whileAwaitingConfiguration: true };
+  if (!preserveApps) {
+    return [release];
+  }
+
+  return [release, withUuid(buildManagedApplicationList(), inventoryUuid ?? undefined)];
+}
+
+function withUuid(command: PlistDict, commandUuid?: string): QueuedCommand {
+  return commandUuid ? { commandUuid, requestType: String(command.RequestType), command } : queued(command);
 }
 
 function planCommands(plan: ProvisioningPlan): QueuedCommand[] {

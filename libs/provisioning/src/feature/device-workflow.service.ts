@@ -161,7 +161,6 @@ export class DeviceWorkflowService {
       await this.release(cycle, causationId);
     } else if (event.commandUuid === cycle.snapshotCommandUuid) {
       await this.cycles.snapshotReady(cycle, snapshotApps(event.facts?.applications), causationId);
-      await this.markInService(cycle);
     } else {
       await this.cycles.recordStep(cycle, event.commandUuid, 'acknowledged');
     }
@@ -196,6 +195,12 @@ export class DeviceWorkflowService {
     const cycle = device ? await this.currentCycle(device) : null;
     if (cycle && event.commandUuid === cycle.eraseCommandUuid && event.bootstrapTokenIncluded === false) {
       await this.cycles.declinePreservation(cycle, 'the erase went out without a bootstrap token: escrow had none when it was delivered');
+    }
+    if (cycle && event.commandUuid === cycle.snapshotCommandUuid && cycle.state === 'snapshotting') {
+      // The inventory goes out in answer to the device's request; the last time that happens in
+      // the snapshot phase is the device's Idle after its snapshot, the moment it is back in
+      // service and the idle timeout starts to run.
+      await this.repository.updateDevice(event.udid, { inServiceSince: new Date() });
     }
     await this.stepOutcome(event.udid, event.commandUuid, 'delivered');
   }

@@ -303,6 +303,7 @@ export class ReturnToServiceService {
       preserveApps: configuration.preserveApps && declined === null,
       preservationDeclined: declined,
       snapshotCommandUuid: null,
+      releaseHeld: false,
       snapshotNotNows: 0,
       snapshotApps: null,
       snapshotStartedAt: null,
