@@ -155,6 +155,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     osVersion?: string;
     ade?: boolean;
     activationLock?: boolean;
+    supervised?: boolean;
     awaiting?: boolean;
   }
 
@@ -182,7 +183,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
       enrollmentId,
       commandUuid: information.commandUuid,
       requestType: 'DeviceInformation',
-      facts: { deviceInformation: { isSupervised: true, isActivationLockEnabled: facts.activationLock ?? false } },
+      facts: { deviceInformation: { isSupervised: facts.supervised ?? false, isActivationLockEnabled: facts.activationLock ?? false } },
     }, udid);
     if (facts.awaiting) {
       await emit(AwaitConfiguration, { udid, enrollmentId }, udid);
@@ -400,6 +401,29 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     expect(queuedFor('UDID-LOCKED').map((command) => command.requestType)).toContain('EraseDevice');
     const history = (await api('GET', '/devices/UDID-LOCKED/cycles')).json;
     expect(history[1]).toMatchObject({ id: blocked.cycleId, state: 'failed' });
+  });
+
+  it('asks a supervised device again right before the erase whether Activation Lock is on', async () => {
+    await enroll('UDID-RELOCKED', 'E1', { supervised: true, activationLock: false });
+    unlockOutcome.set('UDID-RELOCKED', 'refused');
+    const started = (await api('POST', '/return-to-service', { devices: ['UDID-RELOCKED'], configuration: 'standard' })).json.results[0];
+    const check = queuedFor('UDID-RELOCKED', 'E1').at(-1)!;
+
+    expect(check.command).toMatchObject({ RequestType: 'DeviceInformation', Queries: ['IsActivationLockEnabled'] });
+    expect(queuedFor('UDID-RELOCKED').map((command) => command.requestType)).not.toContain('EraseDevice');
+    expect((await cycleOf('UDID-RELOCKED')).state).toBe('requested');
+
+    // A person turned it on since: escrow is asked to clear it, cannot, and no erase goes out.
+    await ack('UDID-RELOCKED', 'E1', check, { deviceInformation: { isActivationLockEnabled: true } });
+    expect(await cycleOf('UDID-RELOCKED')).toMatchObject({ id: started.cycleId, state: 'blocked' });
+    expect(queuedFor('UDID-RELOCKED').map((command) => command.requestType)).not.toContain('EraseDevice');
+
+    unlockOutcome.set('UDID-RELOCKED', 'cleared');
+    await api('POST', '/return-to-service', { devices: ['UDID-RELOCKED'], configuration: 'standard' });
+    const second = queuedFor('UDID-RELOCKED', 'E1').at(-1)!;
+    await ack('UDID-RELOCKED', 'E1', second, { deviceInformation: { isActivationLockEnabled: true } });
+    expect((await cycleOf('UDID-RELOCKED')).state).toBe('erase-queued');
+    expect(queuedFor('UDID-RELOCKED', 'E1').at(-1)!.requestType).toBe('EraseDevice');
   });
 
   it('asks for a software update in the enrollment that follows the erase, comparing versions by component', async () => {

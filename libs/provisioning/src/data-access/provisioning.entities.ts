@@ -164,6 +164,9 @@ export class RtsCycleEntity implements RtsCycle {
   @Column({ type: 'varchar', length: 64, nullable: true })
   snapshotCommandUuid!: string | null;
 
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  lockCheckCommandUuid!: string | null;
+
   @Column({ type: 'boolean', default: false })
   releaseHeld!: boolean;
 

@@ -67,6 +67,8 @@ export interface RtsCycle {
   preservationDeclined: string | null;
   /** The inventory command queued behind DeviceConfigured; its answer ends the snapshot phase. */
   snapshotCommandUuid: string | null;
+  /** DeviceInformation asking whether Activation Lock is on, right before the erase. */
+  lockCheckCommandUuid: string | null;
   /** DeviceConfigured is held back until the plan's apps are installed (app preservation). */
   releaseHeld: boolean;
   snapshotNotNows: number;

@@ -23,6 +23,7 @@ import { buildSessionTimeoutSettings } from '../domain/session-timeout.js';
 import { checkReturnToServiceWifi } from '../domain/wifi-rules.js';
 import { ManagedDevice, ProvisioningRepository, RtsConfiguration, RtsCycle } from '../data-access/provisioning.repository.js';
 import { CycleService, PlanStep, queued, QueuedCommand, SnapshotApp } from './cycle.service.js';
+import { ReturnToServiceService } from './return-to-service.service.js';
 
 /** What the service asks every device right after it enrolls: who it is and how it is managed. */
 export const INVENTORY_QUERIES = [
@@ -49,6 +50,7 @@ export class DeviceWorkflowService {
   constructor(
     private readonly cycles: CycleService,
     private readonly repository: ProvisioningRepository,
+    private readonly returnToService: ReturnToServiceService,
   ) {}
 
   async enrolled(event: DataOf<typeof DeviceEnrolled>, causationId: string): Promise<void> {
@@ -153,7 +155,9 @@ export class DeviceWorkflowService {
     if (!cycle) {
       return;
     }
-    if (event.commandUuid === cycle.eraseCommandUuid) {
+    if (event.commandUuid === cycle.lockCheckCommandUuid) {
+      await this.returnToService.lockChecked(cycle, causationId);
+    } else if (event.commandUuid === cycle.eraseCommandUuid) {
       await this.cycles.apply(cycle, { type: 'erase-acknowledged' }, causationId);
     } else if (event.commandUuid === cycle.releaseCommandUuid) {
       device.awaitingConfiguration = false;
@@ -173,7 +177,10 @@ export class DeviceWorkflowService {
       return;
     }
     const reason = `${event.requestType} ${event.status}: ${event.errors.map((error) => [error.domain, error.code, error.description].filter((part) => part !== undefined).join(' ')).join('; ') || 'no error chain'}`;
-    if (event.commandUuid === cycle.eraseCommandUuid) {
+    if (event.commandUuid === cycle.lockCheckCommandUuid) {
+      // The device would not say: go by what it said last.
+      await this.returnToService.lockChecked(cycle, causationId);
+    } else if (event.commandUuid === cycle.eraseCommandUuid) {
       await this.cycles.apply(cycle, { type: 'erase-failed', reason }, causationId);
     } else if (event.commandUuid === cycle.releaseCommandUuid) {
       if (event.status === 'Refused') {

@@ -15,7 +15,7 @@ import {
 } from '@turnaround/contracts';
 import { MessageBus } from '@turnaround/messaging';
 import { createLogger } from '@turnaround/platform';
-import { buildEraseDevice } from '@turnaround/protocol';
+import { buildDeviceInformation, buildEraseDevice } from '@turnaround/protocol';
 
 import { inferDeviceTrigger, preservationBlocker } from '../domain/app-preservation.js';
 import {
@@ -227,8 +227,55 @@ export class ReturnToServiceService {
     }
     await this.eligible(device, configuration);
     const pieces = await this.piecesFor(device, configuration);
-    const erase = queued(
-      buildEraseDevice({
+    const cycle = await this.open(device, configuration, 'service', pieces, randomUUID().toUpperCase());
+    // The device keeps this configuration for the RTS it may later ask for itself.
+    await this.repository.updateDevice(udid, { rtsConfigurationId: configuration.id });
+    if (device.supervised === true) {
+      // A person may have turned Activation Lock on since the device last said: ask again right
+      // before the erase, and go on when it answers. An unsupervised device's bypass code cannot
+      // be had, so for it the last report decides.
+      const check = queued(buildDeviceInformation(['IsActivationLockEnabled']));
+      cycle.lockCheckCommandUuid = check.commandUuid;
+      cycle.deadlineAt = new Date(Date.now() + this.settings.phaseDeadlineSeconds * 1000);
+      await this.repository.updateCycle(cycle.id, { lockCheckCommandUuid: check.commandUuid, deadlineAt: cycle.deadlineAt });
+      await this.startFailsWith(cycle, () => this.cycles.enqueue(udid, cycle.enrollmentId, [check], cycle.id));
+      this.logger.info({ udid, cycleId: cycle.id, commandUuid: check.commandUuid }, 'activation lock checked before the erase');
+
+      return cycle.id;
+    }
+    await this.eraseNow(cycle, device, pieces, configuration);
+
+    return cycle.id;
+  }
+
+  /** The device answered whether Activation Lock is on (its facts are stored): clear it, then erase. */
+  async lockChecked(cycle: RtsCycle, causationId: string): Promise<void> {
+    if (cycle.state !== 'requested' && !(cycle.state === 'stalled' && cycle.stalledIn === 'requested')) {
+      return;
+    }
+    const device = await this.repository.findDevice(cycle.udid);
+    const configuration = await this.repository.findConfiguration(cycle.configurationId);
+    if (!device || !configuration) {
+      await this.cycles.apply(cycle, { type: 'start-failed', reason: 'the device or its RTS configuration is gone' }, causationId);
+
+      return;
+    }
+    try {
+      await this.eraseNow(cycle, device, await this.piecesFor(device, configuration), configuration);
+    } catch (error) {
+      this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: (error as Error).message }, 'erase not queued after the activation lock check');
+    }
+  }
+
+  /** Clears Activation Lock if it is on, then queues the erase; a lock that stays on blocks the cycle. */
+  private async eraseNow(cycle: RtsCycle, device: ManagedDevice, pieces: ReturnToServicePieces, configuration: RtsConfiguration): Promise<void> {
+    if (await this.clearActivationLock(device, cycle)) {
+      return;
+    }
+    const erase = {
+      commandUuid: cycle.eraseCommandUuid!,
+      requestType: 'EraseDevice',
+      command: buildEraseDevice({
         ...(pieces.preserveDataPlan ? { preserveDataPlan: true } : {}),
         returnToService: {
           enabled: true,
@@ -236,29 +283,15 @@ export class ReturnToServiceService {
           ...(pieces.mdmProfileData ? { mdmProfileData: pieces.mdmProfileData } : {}),
         },
       }),
-    );
-    const cycle = await this.open(device, configuration, 'service', pieces, erase.commandUuid);
-    // The device keeps this configuration for the RTS it may later ask for itself.
-    await this.repository.updateDevice(udid, { rtsConfigurationId: configuration.id });
-    if (await this.clearActivationLock(device, cycle)) {
-      return cycle.id;
-    }
-    try {
+      ...(cycle.preserveApps ? { attachBootstrapToken: { reason: `erase for cycle ${cycle.id}` } } : {}),
+    };
+    await this.startFailsWith(cycle, async () => {
       await this.cycles.apply(cycle, { type: 'erase-queued' });
-      await this.cycles.enqueue(
-        udid,
-        cycle.enrollmentId,
-        [{ ...erase, ...(cycle.preserveApps ? { attachBootstrapToken: { reason: `erase for cycle ${cycle.id}` } } : {}) }],
-        cycle.id,
-      );
-    } catch (error) {
-      // The erase may not be queued: a cycle that waits for it would only stall an hour later.
-      await this.cycles.apply(cycle, { type: 'start-failed', reason: `the erase could not be queued: ${(error as Error).message}` }).catch(() => false);
-      throw error;
-    }
+      await this.cycles.enqueue(cycle.udid, cycle.enrollmentId, [erase], cycle.id);
+    });
     this.logger.info(
       {
-        udid,
+        udid: cycle.udid,
         cycleId: cycle.id,
         commandUuid: erase.commandUuid,
         configuration: configuration.name,
@@ -267,8 +300,16 @@ export class ReturnToServiceService {
       },
       'return to service queued',
     );
+  }
 
-    return cycle.id;
+  /** A cycle whose next command cannot be queued fails at once rather than stall an hour later. */
+  private async startFailsWith(cycle: RtsCycle, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      await this.cycles.apply(cycle, { type: 'start-failed', reason: `the ${cycle.state === 'requested' ? 'first command' : 'erase'} could not be queued: ${(error as Error).message}` }).catch(() => false);
+      throw error;
+    }
   }
 
   /**
@@ -303,6 +344,7 @@ export class ReturnToServiceService {
       preserveApps: configuration.preserveApps && declined === null,
       preservationDeclined: declined,
       snapshotCommandUuid: null,
+      lockCheckCommandUuid: null,
       releaseHeld: false,
       snapshotNotNows: 0,
       snapshotApps: null,
