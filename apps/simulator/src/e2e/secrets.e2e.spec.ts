@@ -136,6 +136,8 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
     for (const cycle of result.cycleResults) {
       expect(cycle.results.map((entry) => [entry.outcome, entry.reason])).toEqual(Array(4).fill(['returned', undefined]));
     }
+    // The second cycle kept every app the first one installed, and downloaded none.
+    expect(result.cycleResults[1]!.results.map((entry) => [entry.apps.preserved > 0, entry.apps.downloaded])).toEqual(Array(4).fill([true, 0]));
     // The secrets really crossed: each device escrowed one token, and every erase carried it back.
     expect(tokens).toHaveLength(4);
     expect(erasesWithToken).toHaveLength(8);
