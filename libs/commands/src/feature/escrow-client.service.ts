@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { FetchBootstrapToken, StoreActivationLockBypassCode } from '@turnaround/contracts';
-import { MessageBus } from '@turnaround/messaging';
+import { MessageBus, RemoteRequestError } from '@turnaround/messaging';
 import { createLogger, errorCode } from '@turnaround/platform';
 import type { TurnaroundConfig } from '@turnaround/platform';
 
@@ -44,6 +44,17 @@ export class EscrowClient {
       );
     } catch (error) {
       const code = errorCode(error);
+      if (error instanceof RemoteRequestError && code.startsWith('ESCROW.')) {
+        // Escrow answered, and its stored token cannot be used (its key left the ring, its seal
+        // is broken): that will not change by waiting, and holding the erase back would block
+        // the device's whole queue. The erase goes without it; provisioning learns apps are lost.
+        this.logger.warn(
+          { ...idsOf(command), errorCode: code },
+          'bootstrap token unusable, erase sent without it',
+        );
+
+        return null;
+      }
       this.logger.warn(
         { ...idsOf(command), errorCode: code, retryAfterSeconds: RETRY_AFTER_SECONDS },
         'bootstrap token unavailable, erase held back',

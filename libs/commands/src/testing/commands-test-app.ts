@@ -59,7 +59,8 @@ export interface TestCommand {
 export type CheckinMode = 'answer' | 'slow';
 
 /** How the fake escrow service behaves: answers, answers too late, or fails every request. */
-export type EscrowMode = 'answer' | 'slow' | 'fail';
+/** `fail`: escrow cannot answer now (its database is down); `broken`: the stored token cannot be opened. */
+export type EscrowMode = 'answer' | 'slow' | 'fail' | 'broken';
 
 /**
  * The commands service booted the way the apps boot it: Nest over HTTP on 127.0.0.1 with no body
@@ -321,8 +322,11 @@ export class CommandsTestApp {
       await sleep(this.config.requestTimeoutMs * 3);
     }
     if (this.escrowMode === 'fail') {
-      throw Object.assign(new Error('escrow key ring is locked'), {
-        code: 'ESCROW.KEY_UNAVAILABLE',
+      throw Object.assign(new Error('escrow database is unreachable'), { code: 'INTERNAL' });
+    }
+    if (this.escrowMode === 'broken' && envelope.type === FetchBootstrapToken.routingKey) {
+      throw Object.assign(new Error('the sealed token of this device does not open'), {
+        code: 'ESCROW.SEAL_BROKEN',
       });
     }
     const udid = String(envelope.data.udid);
