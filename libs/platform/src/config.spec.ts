@@ -228,6 +228,22 @@ describe('loadConfig', () => {
       },
     );
 
+    it('refuses plain http to anything but a local fake, since the bypass code travels in the body', () => {
+      expect(
+        problemsOf({
+          TURNAROUND_DATA_DIR: dataDir,
+          TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL: 'http://unlock.example.test/escrowKeyUnlock',
+        }),
+      ).toEqual([expect.stringMatching(/must be https unless it points at a loopback address/)]);
+      expect(
+        loadConfig({
+          TURNAROUND_DATA_DIR: dataDir,
+          TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL:
+            'http://127.0.0.1:9/deviceservicesworkers/escrowKeyUnlock',
+        }).activationLockUnlockUrl,
+      ).toBe('http://127.0.0.1:9/deviceservicesworkers/escrowKeyUnlock');
+    });
+
     it('takes the client certificate and key as absolute paths', () => {
       writeFileSync(join(dataDir, 'push.pem'), 'certificate');
       writeFileSync(join(dataDir, 'push.key'), 'key');

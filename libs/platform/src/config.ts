@@ -71,7 +71,10 @@ type Env = Record<string, string | undefined>;
  * (API key, escrow key ring) are generated once into files under the data directory, so a fresh clone
  * runs with no set-up and keeps its keys across restarts.
  */
-export function loadConfig(env: Env = process.env, defaults: { port: number } = { port: 8080 }): TurnaroundConfig {
+export function loadConfig(
+  env: Env = process.env,
+  defaults: { port: number } = { port: 8080 },
+): TurnaroundConfig {
   const problems: string[] = [];
   const dataDir = resolve(env.TURNAROUND_DATA_DIR ?? 'data');
   const port = integerIn(env, 'PORT', defaults.port, 0, 65535, problems);
@@ -99,19 +102,38 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
   const escrowKeyRing = loadEscrowKeyRing(env, dataDir, problems);
   const activationLockUnlockUrl = env.TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL || undefined;
   if (activationLockUnlockUrl && !isHttpUrl(activationLockUnlockUrl)) {
-    problems.push(`TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL must be an http(s) URL, got ${activationLockUnlockUrl}`);
+    problems.push(
+      `TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL must be an http(s) URL, got ${activationLockUnlockUrl}`,
+    );
+  } else if (activationLockUnlockUrl && !isHttpsOrLoopback(activationLockUnlockUrl)) {
+    // The bypass code travels in the request body: in clear text only to a fake on this machine.
+    problems.push(
+      `TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL must be https unless it points at a loopback address (a local fake), got ${activationLockUnlockUrl}`,
+    );
   }
-  const activationLockClientCertPath = existingFile(env, 'TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT', problems);
-  const activationLockClientKeyPath = existingFile(env, 'TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY', problems);
+  const activationLockClientCertPath = existingFile(
+    env,
+    'TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT',
+    problems,
+  );
+  const activationLockClientKeyPath = existingFile(
+    env,
+    'TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY',
+    problems,
+  );
   if (!env.TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT !== !env.TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY) {
     problems.push(
       'TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT and TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY go together (the MDM push certificate and its key)',
     );
   }
-  const apiKey = env.TURNAROUND_API_KEY ?? secretFile(resolve(dataDir, 'api-key'), () => randomBytes(24).toString('base64url'));
+  const apiKey =
+    env.TURNAROUND_API_KEY ??
+    secretFile(resolve(dataDir, 'api-key'), () => randomBytes(24).toString('base64url'));
   // An empty or short key would let anyone drive the admin API; refuse to start instead.
   if (apiKey.length < 16) {
-    problems.push('TURNAROUND_API_KEY must be at least 16 characters (unset it to have one generated)');
+    problems.push(
+      'TURNAROUND_API_KEY must be at least 16 characters (unset it to have one generated)',
+    );
   }
   const config: TurnaroundConfig = {
     dataDir,
@@ -132,9 +154,30 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
     organization: env.TURNAROUND_ORGANIZATION ?? 'Turnaround',
     logLevel: env.LOG_LEVEL ?? 'info',
     requestTimeoutMs: integerIn(env, 'TURNAROUND_REQUEST_TIMEOUT_MS', 2_000, 50, 60_000, problems),
-    releaseTimeoutSeconds: integerIn(env, 'TURNAROUND_RELEASE_TIMEOUT_SECONDS', 600, 1, 86_400, problems),
-    phaseDeadlineSeconds: integerIn(env, 'TURNAROUND_PHASE_DEADLINE_SECONDS', 3_600, 1, 604_800, problems),
-    maxBodyBytes: integerIn(env, 'TURNAROUND_MAX_BODY_BYTES', 8 * 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
+    releaseTimeoutSeconds: integerIn(
+      env,
+      'TURNAROUND_RELEASE_TIMEOUT_SECONDS',
+      600,
+      1,
+      86_400,
+      problems,
+    ),
+    phaseDeadlineSeconds: integerIn(
+      env,
+      'TURNAROUND_PHASE_DEADLINE_SECONDS',
+      3_600,
+      1,
+      604_800,
+      problems,
+    ),
+    maxBodyBytes: integerIn(
+      env,
+      'TURNAROUND_MAX_BODY_BYTES',
+      8 * 1024 * 1024,
+      1024,
+      64 * 1024 * 1024,
+      problems,
+    ),
   };
   if (problems.length > 0) {
     throw new ConfigError(problems);
@@ -143,7 +186,14 @@ export function loadConfig(env: Env = process.env, defaults: { port: number } = 
   return config;
 }
 
-function integerIn(env: Env, key: string, fallback: number, min: number, max: number, problems: string[]): number {
+function integerIn(
+  env: Env,
+  key: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
   const raw = env[key];
   if (raw === undefined || raw === '') {
     return fallback;
@@ -194,7 +244,9 @@ function loadEscrowKeyRing(env: Env, dataDir: string, problems: string[]): Escro
   if (!existsSync(file) && existsSync(legacyFile)) {
     const key = decodeKey(readText(legacyFile, problems) ?? '');
     if (!key) {
-      problems.push(`${legacyFile} must hold ${ESCROW_KEY_BYTES} bytes, base64-encoded, to join the escrow key ring`);
+      problems.push(
+        `${legacyFile} must hold ${ESCROW_KEY_BYTES} bytes, base64-encoded, to join the escrow key ring`,
+      );
 
       return empty;
     }
@@ -208,7 +260,11 @@ function loadEscrowKeyRing(env: Env, dataDir: string, problems: string[]): Escro
 }
 
 /** Reads `{ "active": "<id>", "keys": { "<id>": "<base64 of 32 bytes>" } }`; null when unusable. */
-function parseEscrowKeyRing(text: string | null, source: string, problems: string[]): EscrowKeyRing | null {
+function parseEscrowKeyRing(
+  text: string | null,
+  source: string,
+  problems: string[],
+): EscrowKeyRing | null {
   if (text === null) {
     return null;
   }
@@ -231,7 +287,9 @@ function parseEscrowKeyRing(text: string | null, source: string, problems: strin
   const ring = new Map<string, Buffer>();
   for (const [id, value] of Object.entries(keys)) {
     if (!ESCROW_KEY_ID.test(id)) {
-      problems.push(`${source}: key id ${JSON.stringify(id.slice(0, 80))} must be 1 to 64 letters, digits, dots, dashes or underscores`);
+      problems.push(
+        `${source}: key id ${JSON.stringify(id.slice(0, 80))} must be 1 to 64 letters, digits, dots, dashes or underscores`,
+      );
       continue;
     }
     const key = typeof value === 'string' ? decodeKey(value) : null;
@@ -283,6 +341,12 @@ function existingFile(env: Env, key: string, problems: string[]): string | undef
   }
 
   return file;
+}
+
+function isHttpsOrLoopback(value: string): boolean {
+  const url = new URL(value);
+
+  return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 }
 
 function isHttpUrl(text: string): boolean {

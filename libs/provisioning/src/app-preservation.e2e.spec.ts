@@ -251,13 +251,16 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     expect(queuedFor('UDID-KEEP', 'E2').map((command) => command.requestType)).not.toContain('DeviceConfigured');
     await ack('UDID-KEEP', 'E2', shift!);
     const queue = queuedFor('UDID-KEEP', 'E2');
-    expect(queue.slice(plan.length).map((command) => command.requestType)).toEqual(['DeviceConfigured', 'ManagedApplicationList']);
+    expect(queue.slice(plan.length).map((command) => command.requestType)).toEqual(['DeviceConfigured']);
     const release = queue.find((command) => command.requestType === 'DeviceConfigured')!;
     expect(release.whileAwaitingConfiguration).toBe(true);
-    const inventory = queue.at(-1)!;
 
+    // The inventory follows only once DeviceConfigured is acknowledged: answered earlier, it
+    // would not mark the end of the snapshot.
     await ack('UDID-KEEP', 'E2', release);
     expect((await cycleOf('UDID-KEEP')).state).toBe('snapshotting');
+    const inventory = queuedFor('UDID-KEEP', 'E2').at(-1)!;
+    expect(inventory.requestType).toBe('ManagedApplicationList');
     // The device answers NotNow while it installs, removes and snapshots: never a failure.
     await emit(CommandNotNow, { udid: 'UDID-KEEP', enrollmentId: 'E2', commandUuid: inventory.commandUuid, requestType: 'ManagedApplicationList' }, 'UDID-KEEP');
     await emit(CommandNotNow, { udid: 'UDID-KEEP', enrollmentId: 'E2', commandUuid: inventory.commandUuid, requestType: 'ManagedApplicationList' }, 'UDID-KEEP');
@@ -320,8 +323,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
 
     await app.get(CycleTimerService).tick(new Date(Date.now() + 61_000));
     await transport.idle();
-    const release = queuedFor('UDID-SLOWAPP', 'E2').slice(-2);
-    expect(release.map((command) => command.requestType)).toEqual(['DeviceConfigured', 'ManagedApplicationList']);
+    expect(queuedFor('UDID-SLOWAPP', 'E2').at(-1)!.requestType).toBe('DeviceConfigured');
     const placement = published.filter((event) => event.type === EnqueueCommands.routingKey && event.subject === 'UDID-SLOWAPP').at(-1)!.data.placement;
     expect(placement).toBe('front');
     const notes = (await cycleOf('UDID-SLOWAPP')).transitions.map((transition: { reason: string | null }) => transition.reason);
@@ -424,6 +426,25 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     await ack('UDID-RELOCKED', 'E1', second, { deviceInformation: { isActivationLockEnabled: true } });
     expect((await cycleOf('UDID-RELOCKED')).state).toBe('erase-queued');
     expect(queuedFor('UDID-RELOCKED', 'E1').at(-1)!.requestType).toBe('EraseDevice');
+  });
+
+  it('clears Activation Lock of a supervised device that asks for RTS itself, whatever it said last', async () => {
+    await enroll('UDID-SELF-LOCK', 'E1', { supervised: true, activationLock: false });
+    await api('POST', '/rts-assignments', { devices: ['UDID-SELF-LOCK'], configuration: 'standard' });
+    unlockOutcome.set('UDID-SELF-LOCK', 'cleared');
+    const before = unlockRequests.length;
+
+    const reply = await ask<Record<string, unknown>>(PrepareDeviceReturnToService, { udid: 'UDID-SELF-LOCK', enrollmentId: 'E1' }, 'UDID-SELF-LOCK');
+    expect(reply).toMatchObject({ enabled: true });
+    expect(unlockRequests.slice(before)).toEqual([expect.objectContaining({ udid: 'UDID-SELF-LOCK', reason: `erase for cycle ${reply.cycleId}` })]);
+
+    // It said the lock was off: a failed clear is noted, not a reason to refuse.
+    await emit(ReturnToServiceAnswered, { udid: 'UDID-SELF-LOCK', enrollmentId: 'E1', enabled: false, cycleId: reply.cycleId as string, bootstrapTokenIncluded: false }, 'UDID-SELF-LOCK');
+    unlockOutcome.set('UDID-SELF-LOCK', 'refused');
+    const second = await ask<Record<string, unknown>>(PrepareDeviceReturnToService, { udid: 'UDID-SELF-LOCK', enrollmentId: 'E1' }, 'UDID-SELF-LOCK');
+    expect(second).toMatchObject({ enabled: true });
+    const notes = (await cycleOf('UDID-SELF-LOCK')).transitions.map((transition: { reason: string | null }) => transition.reason);
+    expect(notes).toContain('Activation Lock could not be cleared ahead of the erase (refused); the device last said it was off');
   });
 
   it('asks for a software update in the enrollment that follows the erase, comparing versions by component', async () => {

@@ -43,9 +43,6 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
   let service: ServiceProcess;
   let connection: Awaited<ReturnType<typeof amqp.connect>> | undefined;
   const events: string[] = [];
-  const tokens: Buffer[] = [];
-  const codes: Buffer[] = [];
-  const erasesWithToken: Buffer[] = [];
   let unlockPort = 0;
 
   beforeAll(async () => {
@@ -95,7 +92,13 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
     await cleanup.close();
   }, 60_000);
 
-  it('keeps every app through two cycles, and no token or bypass code shows up in rows, events, logs or API answers', async () => {
+  it.each([
+    ['the service', 'service' as const, 'visionos' as const],
+    ['the devices themselves (the ReturnToService check-in)', 'user' as const, 'ios' as const],
+  ])('keeps every app through two cycles started by %s, and no token or bypass code shows up in rows, events, logs or API answers', async (_who, trigger, platform) => {
+    const tokens: Buffer[] = [];
+    const codes: Buffer[] = [];
+    const erasesWithToken: Buffer[] = [];
     // The devices' side of the wire is the one place the secrets may appear: note them there.
     const watching = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       const sent = plistOf(init?.body);
@@ -107,7 +110,8 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
       }
       const response = await fetch(input, init);
       const answer = plistOf(new Uint8Array(await response.clone().arrayBuffer()));
-      const command = answer && isPlistDict(answer.Command) ? answer.Command : null;
+      // EraseDevice carries the dictionary in its Command; the ReturnToService check-in's answer at the top.
+      const command = answer && isPlistDict(answer.Command) ? answer.Command : answer;
       const rts = command && isPlistDict(command.ReturnToService) ? command.ReturnToService : null;
       if (rts?.BootstrapToken instanceof Uint8Array) {
         erasesWithToken.push(Buffer.from(rts.BootstrapToken));
@@ -120,11 +124,12 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
       apiKey: service.apiKey,
       devices: 4,
       cycles: 2,
-      platform: 'visionos',
+      platform,
+      trigger,
       preserveApps: true,
       activationLockShare: 0.5,
       unlockPort,
-      seed: 'secrets-e2e',
+      seed: `secrets-e2e-${trigger}`,
       concurrency: 8,
       timeoutMs: 150_000,
       notNowShare: 0.3,
@@ -138,7 +143,8 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
     }
     // The second cycle kept every app the first one installed, and downloaded none.
     expect(result.cycleResults[1]!.results.map((entry) => [entry.apps.preserved > 0, entry.apps.downloaded])).toEqual(Array(4).fill([true, 0]));
-    // The secrets really crossed: each device escrowed one token, and every erase carried it back.
+    // The secrets really crossed: each device escrowed one token, and every erase (or answer to the
+    // device's own request) carried it back.
     expect(tokens).toHaveLength(4);
     expect(erasesWithToken).toHaveLength(8);
     for (const carried of erasesWithToken) {
@@ -148,7 +154,7 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
 
     const headers = { Authorization: `Bearer ${service.apiKey}` };
     const read = async (path: string): Promise<string> => (await fetch(`${service.url}/api/v1${path}`, { headers })).text();
-    const devices = JSON.parse(await read('/devices')) as { udid: string }[];
+    const devices = (JSON.parse(await read('/devices')) as { udid: string; platform: string }[]).filter((device) => device.platform === platform);
     const answers = [await read('/devices'), await read('/rts-configurations')];
     for (const device of devices) {
       answers.push(await read(`/devices/${device.udid}`), await read(`/devices/${device.udid}/cycles`));
@@ -183,5 +189,5 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
         }
       }
     }
-  }, 240_000);
+  }, 300_000);
 });

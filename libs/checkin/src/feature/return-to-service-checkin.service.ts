@@ -32,6 +32,9 @@ const DECLINED = buildReturnToServiceResponse({ returnToService: { enabled: fals
  * Every failure ends in `Enabled` false. Apple documents no other way to decline (protocol doc
  * §15 #9), and a 5xx or a hang only makes the device ask again; it never erases on its own.
  */
+
+/** Provisioning's steps for the answer: escrow (1), an enrollment profile (1), Activation Lock (5). */
+const PREPARE_BUDGET_FACTOR = 8;
 @Injectable()
 export class ReturnToServiceCheckinService {
   private readonly logger = createLogger('ReturnToServiceCheckin');
@@ -67,7 +70,10 @@ export class ReturnToServiceCheckinService {
   private async decide(udid: string, enrollmentId: string): Promise<Decision> {
     let prepared: Prepared;
     try {
-      prepared = await this.bus.request(PrepareDeviceReturnToService, { udid, enrollmentId }, { subject: udid, timeoutMs: this.settings.requestTimeoutMs });
+      // Provisioning may ask escrow, issue an enrollment profile and clear Activation Lock with
+      // Apple before it can answer; the device waits for its answer meanwhile, so the budget covers
+      // that whole chain (each step has its own, shorter timeout).
+      prepared = await this.bus.request(PrepareDeviceReturnToService, { udid, enrollmentId }, { subject: udid, timeoutMs: this.settings.requestTimeoutMs * PREPARE_BUDGET_FACTOR });
     } catch (error) {
       return { enabled: false, reason: `provisioning did not answer: ${messageOf(error)}`, failure: true };
     }

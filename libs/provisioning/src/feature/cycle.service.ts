@@ -126,36 +126,44 @@ export class CycleService {
    * With app preservation the plan's apps are the exception: an app the device installs after
    * DeviceConfigured is missing from the snapshot and is downloaded again in every later cycle.
    * So DeviceConfigured waits until each InstallApplication has a final answer (Acknowledged or
-   * Error), never longer than the release timeout. An inventory command follows it: the device
-   * answers NotNow while it snapshots, so that command's answer after the device's Idle is the
-   * observable end of the snapshot phase.
+   * Error), never longer than the release timeout. Once DeviceConfigured is acknowledged an
+   * inventory command follows: the device answers NotNow while it snapshots, so that command's
+   * answer after the device's Idle is the observable end of the snapshot phase.
    */
-  async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, extras: QueuedCommand[], causationId?: string): Promise<void> {
+  async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, extras: QueuedCommand[], causationId?: string): Promise<boolean> {
     const steps = [...planCommands(plan), ...extras];
-    const release = releaseCommands(cycle.preserveApps);
+    const release = releaseCommands();
     cycle.newEnrollmentId = enrollmentId;
     cycle.releaseCommandUuid = release[0]!.commandUuid;
-    cycle.snapshotCommandUuid = release[1]?.commandUuid ?? null;
+    cycle.snapshotCommandUuid = cycle.preserveApps ? randomUUID().toUpperCase() : null;
     cycle.releaseHeld = cycle.preserveApps && steps.some((step) => step.requestType === 'InstallApplication');
     cycle.planSteps = JSON.stringify(
       Object.fromEntries(steps.map((step) => [step.commandUuid, { requestType: step.requestType, outcome: 'queued' } satisfies PlanStep])),
     );
     cycle.releaseDueAt = new Date(Date.now() + this.settings.releaseTimeoutSeconds * 1000);
     if (!(await this.apply(cycle, { type: 'awaiting-configuration' }, causationId))) {
-      return;
+      return false;
     }
     await this.enqueue(cycle.udid, enrollmentId, cycle.releaseHeld ? steps : [...steps, ...release], cycle.id);
     this.logger.info(
       { udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: cycle.releaseCommandUuid, preserveApps: cycle.preserveApps, releaseHeld: cycle.releaseHeld },
       'provisioning queued',
     );
+
+    return true;
   }
 
-  /** Queues the held-back DeviceConfigured (and the inventory behind it) with the same CommandUUIDs. */
+  /** The inventory whose answer after the device's Idle ends the snapshot phase. */
+  async queueInventory(cycle: RtsCycle): Promise<void> {
+    const inventory = withUuid(buildManagedApplicationList(), cycle.snapshotCommandUuid ?? undefined);
+    await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, [inventory], cycle.id);
+  }
+
+  /** Queues the held-back DeviceConfigured with the CommandUUID the cycle recorded. */
   private async releaseHeldBack(cycle: RtsCycle, placement: 'back' | 'front'): Promise<void> {
     cycle.releaseHeld = false;
     await this.repository.updateCycle(cycle.id, { releaseHeld: false });
-    const release = releaseCommands(cycle.preserveApps, cycle.releaseCommandUuid!, cycle.snapshotCommandUuid);
+    const release = releaseCommands(cycle.releaseCommandUuid!);
     await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, release, cycle.id, placement);
     this.logger.info({ udid: cycle.udid, cycleId: cycle.id, releaseCommandUuid: cycle.releaseCommandUuid, placement }, 'release queued after the app installs');
   }
@@ -314,14 +322,9 @@ export class CycleService {
   }
 }
 
-/** DeviceConfigured, setup-only, and with app preservation the inventory that follows it. */
-function releaseCommands(preserveApps: boolean, releaseUuid?: string, inventoryUuid?: string | null): QueuedCommand[] {
-  const release: QueuedCommand = { ...withUuid(buildDeviceConfigured(), releaseUuid), whileAwaitingConfiguration: true };
-  if (!preserveApps) {
-    return [release];
-  }
-
-  return [release, withUuid(buildManagedApplicationList(), inventoryUuid ?? undefined)];
+/** DeviceConfigured, refused by the commands service once the enrollment was released. */
+function releaseCommands(releaseUuid?: string): QueuedCommand[] {
+  return [{ ...withUuid(buildDeviceConfigured(), releaseUuid), whileAwaitingConfiguration: true }];
 }
 
 function withUuid(command: PlistDict, commandUuid?: string): QueuedCommand {

@@ -84,6 +84,9 @@ export class DeviceWorkflowService {
       device.activationLockEnabled = null;
     }
     await this.repository.saveDevice(device);
+    if (event.fresh && !sameEnrollment) {
+      await this.repository.updateDevice(device.udid, { releaseCommandUuid: null });
+    }
     if (event.fresh && !sameEnrollment && !event.userEnrollment) {
       // The bypass code is asked for on every fresh enrollment: the device makes a new one after
       // each erase, and only the current one clears Activation Lock. Unsupervised devices refuse
@@ -111,17 +114,19 @@ export class DeviceWorkflowService {
       }
       const configuration = await this.repository.findConfiguration(cycle.configurationId);
       const extras = configuration ? standingCommands(device, configuration, cycle.preserveApps) : [];
-      await this.cycles.provision(cycle, event.enrollmentId, readPlan(configuration ? JSON.parse(configuration.plan) : null), extras, causationId);
-
-      return;
+      if (await this.cycles.provision(cycle, event.enrollmentId, readPlan(configuration ? JSON.parse(configuration.plan) : null), extras, causationId)) {
+        return;
+      }
+      // The cycle cannot take this enrollment (it ended meanwhile): the device must still be
+      // released, or it waits in Setup Assistant for good.
+      this.logger.warn({ udid: event.udid, cycleId: cycle.id, state: cycle.state }, 'fresh enrollment outside its cycle; released without a plan');
     }
     if (device.releaseCommandUuid) {
       return;
     }
     // No cycle of ours brought it here (a first ADE enrollment): release it, or it waits forever.
     const release = queued(buildDeviceConfigured());
-    device.releaseCommandUuid = release.commandUuid;
-    await this.repository.saveDevice(device);
+    await this.repository.updateDevice(device.udid, { releaseCommandUuid: release.commandUuid });
     await this.cycles.enqueue(event.udid, event.enrollmentId, [release]);
     this.logger.info({ udid: event.udid, enrollmentId: event.enrollmentId, commandUuid: release.commandUuid }, 'release queued outside a cycle');
   }
@@ -240,7 +245,11 @@ export class DeviceWorkflowService {
       return;
     }
     if (cycle.preserveApps && cycle.snapshotCommandUuid) {
-      await this.cycles.apply(cycle, { type: 'snapshot-started' }, causationId);
+      // The inventory is queued only now: answered before DeviceConfigured (after a NotNow on
+      // DeviceConfigured), it would not mark the end of the snapshot.
+      if (await this.cycles.apply(cycle, { type: 'snapshot-started' }, causationId)) {
+        await this.cycles.queueInventory(cycle);
+      }
     } else if (await this.cycles.apply(cycle, { type: 'released' }, causationId)) {
       await this.markInService(cycle);
     }

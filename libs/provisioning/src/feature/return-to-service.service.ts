@@ -119,8 +119,8 @@ export class ReturnToServiceService {
       await this.eligible(device, configuration);
       const trigger = inferDeviceTrigger(configuration.temporarySessionTimeout, device.inServiceSince, new Date());
       const pieces = await this.piecesFor(device, configuration);
-      const cycle = await this.open(device, configuration, trigger, pieces, null);
-      const blocked = await this.clearActivationLock(device, cycle);
+      const cycle = await this.open(device, configuration, trigger, pieces.mdmProfileBecause, null);
+      const blocked = await this.clearActivationLock(device, cycle, device.supervised === true);
       if (blocked) {
         return { enabled: false, reason: blocked, cycleId: cycle.id };
       }
@@ -226,8 +226,8 @@ export class ReturnToServiceService {
       throw new ProvisioningError('DEVICE.NOT_FOUND', `no enrolled device ${udid} (a device that has just enrolled is known a moment later)`);
     }
     await this.eligible(device, configuration);
-    const pieces = await this.piecesFor(device, configuration);
-    const cycle = await this.open(device, configuration, 'service', pieces, randomUUID().toUpperCase());
+    const need = this.mdmProfileNeedOf(device, configuration);
+    const cycle = await this.open(device, configuration, 'service', need.required ? need.because : null, randomUUID().toUpperCase());
     // The device keeps this configuration for the RTS it may later ask for itself.
     await this.repository.updateDevice(udid, { rtsConfigurationId: configuration.id });
     if (device.supervised === true) {
@@ -243,7 +243,7 @@ export class ReturnToServiceService {
 
       return cycle.id;
     }
-    await this.eraseNow(cycle, device, pieces, configuration);
+    await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, await this.piecesFor(device, configuration), configuration));
 
     return cycle.id;
   }
@@ -261,7 +261,7 @@ export class ReturnToServiceService {
       return;
     }
     try {
-      await this.eraseNow(cycle, device, await this.piecesFor(device, configuration), configuration);
+      await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, await this.piecesFor(device, configuration), configuration));
     } catch (error) {
       this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: (error as Error).message }, 'erase not queued after the activation lock check');
     }
@@ -285,10 +285,8 @@ export class ReturnToServiceService {
       }),
       ...(cycle.preserveApps ? { attachBootstrapToken: { reason: `erase for cycle ${cycle.id}` } } : {}),
     };
-    await this.startFailsWith(cycle, async () => {
-      await this.cycles.apply(cycle, { type: 'erase-queued' });
-      await this.cycles.enqueue(cycle.udid, cycle.enrollmentId, [erase], cycle.id);
-    });
+    await this.cycles.apply(cycle, { type: 'erase-queued' });
+    await this.cycles.enqueue(cycle.udid, cycle.enrollmentId, [erase], cycle.id);
     this.logger.info(
       {
         udid: cycle.udid,
@@ -307,7 +305,7 @@ export class ReturnToServiceService {
     try {
       await work();
     } catch (error) {
-      await this.cycles.apply(cycle, { type: 'start-failed', reason: `the ${cycle.state === 'requested' ? 'first command' : 'erase'} could not be queued: ${(error as Error).message}` }).catch(() => false);
+      await this.cycles.apply(cycle, { type: 'start-failed', reason: `the cycle could not start: ${(error as Error).message}` }).catch(() => false);
       throw error;
     }
   }
@@ -321,7 +319,7 @@ export class ReturnToServiceService {
     device: ManagedDevice,
     configuration: RtsConfiguration,
     trigger: CycleTrigger,
-    pieces: ReturnToServicePieces,
+    mdmProfileBecause: string | null,
     eraseCommandUuid: string | null,
   ): Promise<RtsCycle> {
     const declined = configuration.preserveApps ? await this.preservationDeclined(device) : null;
@@ -340,7 +338,7 @@ export class ReturnToServiceService {
       eraseCommandUuid,
       releaseCommandUuid: null,
       planSteps: '{}',
-      mdmProfileBecause: pieces.mdmProfileBecause,
+      mdmProfileBecause,
       preserveApps: configuration.preserveApps && declined === null,
       preservationDeclined: declined,
       snapshotCommandUuid: null,
@@ -356,7 +354,9 @@ export class ReturnToServiceService {
       configuredAt: null,
       returnedAt: null,
       endedAt: null,
-      deadlineAt: eraseCommandUuid ? null : new Date(now.getTime() + DEVICE_ANSWER_DEADLINE_MS),
+      // Every cycle has a deadline from its first moment: a cycle stuck in requested (its start
+      // interrupted) would otherwise hold the device for good.
+      deadlineAt: new Date(now.getTime() + (eraseCommandUuid ? this.settings.phaseDeadlineSeconds * 1000 : DEVICE_ANSWER_DEADLINE_MS)),
       releaseDueAt: null,
       updatedAt: now,
     };
@@ -364,6 +364,11 @@ export class ReturnToServiceService {
     await this.cycles.announceRequested(cycle);
     if (declined) {
       await this.cycles.announceDeclined(cycle, declined);
+    }
+    if (configuration.osPolicy && mdmProfileBecause) {
+      // Section 15 #19: a device handed its enrollment profile never fetches one, so the 403
+      // that would make it update has nowhere to go.
+      await this.repository.noteOnCycle(cycle.id, cycle.state, `the OS-version policy cannot apply: the erase carries MDMProfileData (${mdmProfileBecause}), so the device does not fetch its profile where a software update could be required`, now);
     }
 
     return cycle;
@@ -387,14 +392,20 @@ export class ReturnToServiceService {
   /**
    * Activation Lock left on stops an erased device in Setup Assistant for a person, so it is
    * cleared first, with the bypass code escrow holds. Returns why the cycle is blocked, or null.
+   *
+   * `preemptive`: the device asked for RTS itself, so it cannot be asked first whether the lock is
+   * on, and what it said last may be stale (a person may have turned Find My on since). A
+   * supervised device's lock is then cleared anyway; if that fails while the device last said the
+   * lock was off, the cycle goes on and records it.
    */
-  private async clearActivationLock(device: ManagedDevice, cycle: RtsCycle): Promise<string | null> {
-    if (device.activationLockEnabled !== true) {
+  private async clearActivationLock(device: ManagedDevice, cycle: RtsCycle, preemptive = false): Promise<string | null> {
+    const known = device.activationLockEnabled === true;
+    if (!known && !preemptive) {
       return null;
     }
-    let reason: string | null;
+    let failure: string | null;
     if (!device.serialNumber || !device.productName) {
-      reason = 'Activation Lock is on and cannot be cleared: the device has not reported its serial number and product type yet';
+      failure = 'the device has not reported its serial number and product type yet';
     } else {
       try {
         const result = await this.bus.request(
@@ -402,19 +413,25 @@ export class ReturnToServiceService {
           { udid: device.udid, serialNumber: device.serialNumber, productType: device.productName, reason: `erase for cycle ${cycle.id}`, requestedBy: 'provisioning' },
           { subject: device.udid, correlationId: cycle.id, timeoutMs: this.settings.requestTimeoutMs * 5 },
         );
-        reason = result.outcome === 'cleared' ? null : `Activation Lock is on and could not be cleared (${result.outcome}${result.detail ? `: ${result.detail}` : ''}); no erase was sent`;
+        failure = result.outcome === 'cleared' ? null : `${result.outcome}${result.detail ? `: ${result.detail}` : ''}`;
       } catch (error) {
-        reason = `Activation Lock is on and escrow could not clear it: ${(error as Error).message}; no erase was sent`;
+        failure = `escrow could not be asked: ${(error as Error).message}`;
       }
     }
-    if (reason) {
-      await this.cycles.apply(cycle, { type: 'blocked', reason });
+    if (!failure) {
+      this.logger.info({ udid: device.udid, cycleId: cycle.id, preemptive }, 'activation lock cleared');
 
-      return reason;
+      return null;
     }
-    this.logger.info({ udid: device.udid, cycleId: cycle.id }, 'activation lock cleared');
+    if (!known) {
+      await this.repository.noteOnCycle(cycle.id, cycle.state, `Activation Lock could not be cleared ahead of the erase (${failure}); the device last said it was off`, new Date());
 
-    return null;
+      return null;
+    }
+    const reason = `Activation Lock is on and could not be cleared (${failure}); no erase was sent`;
+    await this.cycles.apply(cycle, { type: 'blocked', reason });
+
+    return reason;
   }
 
   /** The device, if Return to Service may start for it now with this configuration; otherwise why not. */
@@ -449,8 +466,12 @@ export class ReturnToServiceService {
     }
   }
 
+  private mdmProfileNeedOf(device: ManagedDevice, configuration: RtsConfiguration): ReturnType<typeof mdmProfileNeed> {
+    return mdmProfileNeed(device.enrolledViaAde, configuration.ade ? (JSON.parse(configuration.ade) as AdeAssignment) : null);
+  }
+
   private async piecesFor(device: ManagedDevice, configuration: RtsConfiguration): Promise<ReturnToServicePieces> {
-    const need = mdmProfileNeed(device.enrolledViaAde, configuration.ade ? (JSON.parse(configuration.ade) as AdeAssignment) : null);
+    const need = this.mdmProfileNeedOf(device, configuration);
 
     return {
       ...(configuration.wifiProfile ? { wifiProfileData: Buffer.from(configuration.wifiProfile, 'base64') } : {}),
