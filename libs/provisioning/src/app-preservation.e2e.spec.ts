@@ -251,16 +251,13 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     expect(queuedFor('UDID-KEEP', 'E2').map((command) => command.requestType)).not.toContain('DeviceConfigured');
     await ack('UDID-KEEP', 'E2', shift!);
     const queue = queuedFor('UDID-KEEP', 'E2');
-    expect(queue.slice(plan.length).map((command) => command.requestType)).toEqual(['DeviceConfigured']);
+    expect(queue.slice(plan.length).map((command) => command.requestType)).toEqual(['DeviceConfigured', 'ManagedApplicationList']);
     const release = queue.find((command) => command.requestType === 'DeviceConfigured')!;
     expect(release.whileAwaitingConfiguration).toBe(true);
+    const inventory = queue.at(-1)!;
 
-    // The inventory follows only once DeviceConfigured is acknowledged: answered earlier, it
-    // would not mark the end of the snapshot.
     await ack('UDID-KEEP', 'E2', release);
     expect((await cycleOf('UDID-KEEP')).state).toBe('snapshotting');
-    const inventory = queuedFor('UDID-KEEP', 'E2').at(-1)!;
-    expect(inventory.requestType).toBe('ManagedApplicationList');
     // The device answers NotNow while it installs, removes and snapshots: never a failure.
     await emit(CommandNotNow, { udid: 'UDID-KEEP', enrollmentId: 'E2', commandUuid: inventory.commandUuid, requestType: 'ManagedApplicationList' }, 'UDID-KEEP');
     await emit(CommandNotNow, { udid: 'UDID-KEEP', enrollmentId: 'E2', commandUuid: inventory.commandUuid, requestType: 'ManagedApplicationList' }, 'UDID-KEEP');
@@ -323,11 +320,30 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
 
     await app.get(CycleTimerService).tick(new Date(Date.now() + 61_000));
     await transport.idle();
-    expect(queuedFor('UDID-SLOWAPP', 'E2').at(-1)!.requestType).toBe('DeviceConfigured');
+    expect(queuedFor('UDID-SLOWAPP', 'E2').slice(-2).map((command) => command.requestType)).toEqual(['DeviceConfigured', 'ManagedApplicationList']);
     const placement = published.filter((event) => event.type === EnqueueCommands.routingKey && event.subject === 'UDID-SLOWAPP').at(-1)!.data.placement;
     expect(placement).toBe('front');
     const notes = (await cycleOf('UDID-SLOWAPP')).transitions.map((transition: { reason: string | null }) => transition.reason);
     expect(notes).toContain('release timeout after 60 s; unfinished steps: InstallApplication (queued)');
+  });
+
+  it('asks for the inventory again when it was answered before DeviceConfigured', async () => {
+    escrowed.add('UDID-EARLYINV');
+    await enroll('UDID-EARLYINV', 'E1');
+    await api('POST', '/return-to-service', { devices: ['UDID-EARLYINV'], configuration: 'keep-apps-ios' });
+    await enroll('UDID-EARLYINV', 'E2', { awaiting: true });
+    const [release, early] = queuedFor('UDID-EARLYINV', 'E2').slice(-2);
+    await emit(CommandNotNow, { udid: 'UDID-EARLYINV', enrollmentId: 'E2', commandUuid: release!.commandUuid, requestType: 'DeviceConfigured' }, 'UDID-EARLYINV');
+    await ack('UDID-EARLYINV', 'E2', early!, { applications: [] });
+
+    const again = queuedFor('UDID-EARLYINV', 'E2').at(-1)!;
+    expect(again.requestType).toBe('ManagedApplicationList');
+    expect(again.commandUuid).not.toBe(early!.commandUuid);
+    expect((await cycleOf('UDID-EARLYINV')).state).toBe('provisioning');
+
+    await ack('UDID-EARLYINV', 'E2', release!);
+    await ack('UDID-EARLYINV', 'E2', again, { applications: [{ list: 'ManagedApplicationList', identifier: 'com.example.shift' }] });
+    expect((await cycleOf('UDID-EARLYINV')).state).toBe('returned-to-service');
   });
 
   it('stalls a snapshot phase that never ends, with the reason', async () => {
@@ -480,6 +496,16 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     const proxied = await api('PUT', '/rts-configurations/flag-with-proxy', { wifiProfile: visionWifi({ ProxyType: 'Manual', ProxyServer: 'proxy.example.test', ProxyServerPort: 8080 }).toString('base64'), preserveApps: true });
     expect(proxied.status).toBe(422);
     expect(proxied.json.message).toMatch(/ProxyType/);
+
+    const misspelt = await api('PUT', '/rts-configurations/misspelt', { wifiProfile: WIFI.toString('base64'), preserveapps: true });
+    expect(misspelt.status).toBe(422);
+    expect(misspelt.json.message).toMatch(/unknown field "preserveapps"/);
+
+    const renamed = await api('PUT', '/rts-configurations/one-name', { name: 'another-name', wifiProfile: WIFI.toString('base64') });
+    expect(renamed.status).toBe(400);
+
+    const scripted = await api('PUT', '/rts-configurations/scripted', { wifiProfile: WIFI.toString('base64'), ade: { configuration_web_url: 'javascript:alert(1)' } });
+    expect(scripted.status).toBe(422);
 
     const saved = await api('GET', '/rts-configurations/keep-apps');
     expect(saved.json).toMatchObject({ preserveApps: true, temporarySessionTimeout: 900, wifi: { allowJoinBeforeFirstUnlock: true } });

@@ -523,7 +523,7 @@ describe('runSimulation', () => {
 
     expect(blocked.cycleResults[0]?.results[0]).toMatchObject({
       outcome: 'failed',
-      reason: expect.stringMatching(/^blocked, no erase sent: Activation Lock not cleared/),
+      reason: expect.stringMatching(/^blocked: Activation Lock not cleared/),
     });
     // Without an unlock URL this fake service erases anyway: the device stops at activation.
     expect(erasedLocked.cycleResults[0]?.results[0]).toMatchObject({

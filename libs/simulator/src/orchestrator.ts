@@ -676,7 +676,7 @@ async function observe(pending: Tracked[], context: CycleContext): Promise<void>
         entry,
         context,
         'failed',
-        `blocked, no erase sent: ${view.reason ?? 'no reason given'}`,
+        `blocked: ${view.reason ?? 'no reason given'}`,
         view,
       );
     } else if (view?.state === 'stalled') {

@@ -176,7 +176,7 @@ export class ProvisioningRepository {
   /** Changes some fields of a cycle without touching the rest (its state above all). */
   async updateCycle(
     id: string,
-    fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt' | 'preserveApps' | 'preservationDeclined' | 'snapshotNotNows' | 'releaseHeld' | 'lockCheckCommandUuid' | 'deadlineAt'>>,
+    fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt' | 'preserveApps' | 'preservationDeclined' | 'snapshotNotNows' | 'releaseHeld' | 'lockCheckCommandUuid' | 'deadlineAt' | 'snapshotCommandUuid'>>,
   ): Promise<void> {
     await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
   }

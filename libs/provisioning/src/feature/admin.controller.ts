@@ -61,7 +61,12 @@ export class AdminController {
 
   @Put('rts-configurations/:name')
   async saveConfiguration(@Param('name') name: string, @Body() body: unknown): Promise<RtsConfigurationView> {
-    return this.configurations.save({ ...jsonObject(body), name });
+    const input = jsonObject(body);
+    if (input.name !== undefined && input.name !== name) {
+      throw new ProvisioningError('REQUEST.INVALID', `the body names the configuration ${JSON.stringify(input.name)} but the path ${JSON.stringify(name)}; leave name out of the body or make them agree`);
+    }
+
+    return this.configurations.save({ ...input, name });
   }
 
   @Post('rts-configurations')

@@ -132,10 +132,10 @@ export class CycleService {
    */
   async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, extras: QueuedCommand[], causationId?: string): Promise<boolean> {
     const steps = [...planCommands(plan), ...extras];
-    const release = releaseCommands();
     cycle.newEnrollmentId = enrollmentId;
-    cycle.releaseCommandUuid = release[0]!.commandUuid;
+    cycle.releaseCommandUuid = randomUUID().toUpperCase();
     cycle.snapshotCommandUuid = cycle.preserveApps ? randomUUID().toUpperCase() : null;
+    const release = releaseCommands(cycle);
     cycle.releaseHeld = cycle.preserveApps && steps.some((step) => step.requestType === 'InstallApplication');
     cycle.planSteps = JSON.stringify(
       Object.fromEntries(steps.map((step) => [step.commandUuid, { requestType: step.requestType, outcome: 'queued' } satisfies PlanStep])),
@@ -153,17 +153,24 @@ export class CycleService {
     return true;
   }
 
-  /** The inventory whose answer after the device's Idle ends the snapshot phase. */
-  async queueInventory(cycle: RtsCycle): Promise<void> {
-    const inventory = withUuid(buildManagedApplicationList(), cycle.snapshotCommandUuid ?? undefined);
+  /**
+   * The inventory was answered before DeviceConfigured was (DeviceConfigured got NotNow, and the
+   * queue offered the inventory next): that answer says nothing about the snapshot, so a new
+   * inventory goes behind the release.
+   */
+  async requeueInventory(cycle: RtsCycle): Promise<void> {
+    const inventory = queued(buildManagedApplicationList());
+    cycle.snapshotCommandUuid = inventory.commandUuid;
+    await this.repository.updateCycle(cycle.id, { snapshotCommandUuid: inventory.commandUuid });
     await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, [inventory], cycle.id);
+    this.logger.info({ udid: cycle.udid, cycleId: cycle.id, commandUuid: inventory.commandUuid }, 'inventory answered before the release; asked again');
   }
 
   /** Queues the held-back DeviceConfigured with the CommandUUID the cycle recorded. */
   private async releaseHeldBack(cycle: RtsCycle, placement: 'back' | 'front'): Promise<void> {
     cycle.releaseHeld = false;
     await this.repository.updateCycle(cycle.id, { releaseHeld: false });
-    const release = releaseCommands(cycle.releaseCommandUuid!);
+    const release = releaseCommands(cycle);
     await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, release, cycle.id, placement);
     this.logger.info({ udid: cycle.udid, cycleId: cycle.id, releaseCommandUuid: cycle.releaseCommandUuid, placement }, 'release queued after the app installs');
   }
@@ -322,9 +329,17 @@ export class CycleService {
   }
 }
 
-/** DeviceConfigured, refused by the commands service once the enrollment was released. */
-function releaseCommands(releaseUuid?: string): QueuedCommand[] {
-  return [{ ...withUuid(buildDeviceConfigured(), releaseUuid), whileAwaitingConfiguration: true }];
+/**
+ * DeviceConfigured (refused by the commands service once the enrollment was released) and, with
+ * app preservation, the inventory right behind it: offered in the same session as the device
+ * acknowledges DeviceConfigured, it is answered NotNow during the snapshot, and the device's Idle
+ * after a NotNow is what marks the snapshot's end (a device that answered nothing need not send
+ * one, and without pushes the end would go unseen).
+ */
+function releaseCommands(cycle: Pick<RtsCycle, 'releaseCommandUuid' | 'snapshotCommandUuid'>): QueuedCommand[] {
+  const release: QueuedCommand = { ...withUuid(buildDeviceConfigured(), cycle.releaseCommandUuid ?? undefined), whileAwaitingConfiguration: true };
+
+  return cycle.snapshotCommandUuid ? [release, withUuid(buildManagedApplicationList(), cycle.snapshotCommandUuid)] : [release];
 }
 
 function withUuid(command: PlistDict, commandUuid?: string): QueuedCommand {

@@ -169,7 +169,11 @@ export class DeviceWorkflowService {
       await this.repository.saveDevice(device);
       await this.release(cycle, causationId);
     } else if (event.commandUuid === cycle.snapshotCommandUuid) {
-      await this.cycles.snapshotReady(cycle, snapshotApps(event.facts?.applications), causationId);
+      if (cycle.state === 'provisioning' || (cycle.state === 'stalled' && cycle.stalledIn === 'provisioning')) {
+        await this.cycles.requeueInventory(cycle);
+      } else {
+        await this.cycles.snapshotReady(cycle, snapshotApps(event.facts?.applications), causationId);
+      }
     } else {
       await this.cycles.recordStep(cycle, event.commandUuid, 'acknowledged');
     }
@@ -202,7 +206,8 @@ export class DeviceWorkflowService {
     }
   }
 
-  async delivered(event: DataOf<typeof CommandDelivered>): Promise<void> {
+  /** `at`: when the commands service handed the command to the device, not when this runs. */
+  async delivered(event: DataOf<typeof CommandDelivered>, at: Date = new Date()): Promise<void> {
     const device = await this.repository.findDevice(event.udid);
     const cycle = device ? await this.currentCycle(device) : null;
     if (cycle && event.commandUuid === cycle.eraseCommandUuid && event.bootstrapTokenIncluded === false) {
@@ -212,7 +217,7 @@ export class DeviceWorkflowService {
       // The inventory goes out in answer to the device's request; the last time that happens in
       // the snapshot phase is the device's Idle after its snapshot, the moment it is back in
       // service and the idle timeout starts to run.
-      await this.repository.updateDevice(event.udid, { inServiceSince: new Date() });
+      await this.repository.updateDevice(event.udid, { inServiceSince: at });
     }
     await this.stepOutcome(event.udid, event.commandUuid, 'delivered');
   }
@@ -245,11 +250,7 @@ export class DeviceWorkflowService {
       return;
     }
     if (cycle.preserveApps && cycle.snapshotCommandUuid) {
-      // The inventory is queued only now: answered before DeviceConfigured (after a NotNow on
-      // DeviceConfigured), it would not mark the end of the snapshot.
-      if (await this.cycles.apply(cycle, { type: 'snapshot-started' }, causationId)) {
-        await this.cycles.queueInventory(cycle);
-      }
+      await this.cycles.apply(cycle, { type: 'snapshot-started' }, causationId);
     } else if (await this.cycles.apply(cycle, { type: 'released' }, causationId)) {
       await this.markInService(cycle);
     }

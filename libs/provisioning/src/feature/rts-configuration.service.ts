@@ -41,6 +41,8 @@ export interface RtsConfigurationView {
   updatedAt: string;
 }
 
+const CONFIGURATION_FIELDS = ['name', 'wifiProfile', 'enrollmentProfile', 'ade', 'plan', 'preserveApps', 'preserveDataPlan', 'temporarySessionTimeout', 'osPolicy'];
+
 @Injectable()
 export class RtsConfigurationService {
   private readonly logger = createLogger('RtsConfigurationService');
@@ -64,6 +66,11 @@ export class RtsConfigurationService {
   }
 
   private async saveOnce(input: RtsConfigurationInput): Promise<RtsConfigurationView> {
+    // A misspelt field would otherwise be dropped in silence and its setting left at the default.
+    const unknown = Object.keys(input).filter((field) => !CONFIGURATION_FIELDS.includes(field));
+    if (unknown.length > 0) {
+      throw new ProvisioningError('CONFIGURATION.INVALID', `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((field) => JSON.stringify(field.slice(0, 64))).join(', ')}; a configuration takes ${CONFIGURATION_FIELDS.join(', ')}`);
+    }
     if (typeof input.name !== 'string' || !/^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,126}[A-Za-z0-9._-])?$/.test(input.name)) {
       throw new ProvisioningError('CONFIGURATION.INVALID', 'name must be 1-128 letters, digits, inner spaces, dots, dashes or underscores');
     }
@@ -206,8 +213,10 @@ function readAde(value: unknown): AdeAssignment {
     }
   }
   if (webUrl !== undefined && webUrl !== null && webUrl !== '') {
-    if (typeof webUrl !== 'string') {
-      throw new ProvisioningError('CONFIGURATION.INVALID', 'ade.configuration_web_url must be a URL');
+    // Profiles in the wild carry scheme-less values ("sso.example.com/..."); only a scheme other
+    // than http(s) is refused, since the device would open it in Setup Assistant.
+    if (typeof webUrl !== 'string' || (/^[a-z][a-z0-9+.-]*:/i.test(webUrl) && !/^https?:\/\//i.test(webUrl))) {
+      throw new ProvisioningError('CONFIGURATION.INVALID', 'ade.configuration_web_url must be an http(s) URL');
     }
     result.configurationWebUrl = webUrl;
   }

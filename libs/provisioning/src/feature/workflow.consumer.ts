@@ -45,7 +45,7 @@ export class WorkflowConsumer {
 
   @OnEvent(CommandDelivered, 'provisioning')
   async onDelivered(envelope: CommandDeliveredEnvelope): Promise<void> {
-    await this.workflow.delivered(envelope.data);
+    await this.workflow.delivered(envelope.data, new Date(envelope.time));
   }
 
   @OnEvent(CommandAcknowledged, 'provisioning')
