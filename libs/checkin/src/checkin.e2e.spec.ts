@@ -39,7 +39,7 @@ describe('check-in service over HTTP', () => {
     dir = mkdtempSync(join(tmpdir(), 'turnaround-checkin-'));
     const port = await freeLoopbackPort();
     publicUrl = `http://127.0.0.1:${port}`;
-    const config = loadConfig({ TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_REQUEST_TIMEOUT_MS: '300', TURNAROUND_MAX_BODY_BYTES: '65536' });
+    const config = loadConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_REQUEST_TIMEOUT_MS: '300', TURNAROUND_MAX_BODY_BYTES: '65536' });
     await transport.subscribe('observer', ['checkin.#'], async (envelope) => {
       events.push(envelope as Envelope<Record<string, unknown>>);
     });

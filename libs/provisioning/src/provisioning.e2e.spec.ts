@@ -54,7 +54,7 @@ describe('provisioning workflow', () => {
     dir = mkdtempSync(join(tmpdir(), 'turnaround-provisioning-'));
     const port = await freeLoopbackPort();
     url = `http://127.0.0.1:${port}`;
-    const config = loadConfig({ TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_RELEASE_TIMEOUT_SECONDS: '1', TURNAROUND_PHASE_DEADLINE_SECONDS: '2' });
+    const config = loadConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_RELEASE_TIMEOUT_SECONDS: '1', TURNAROUND_PHASE_DEADLINE_SECONDS: '2' });
     apiKey = config.apiKey;
     await transport.subscribe('observer', ['#'], async (envelope) => {
       published.push(envelope as Envelope<Record<string, unknown>>);
