@@ -117,11 +117,16 @@ class EscrowDouble {
   readonly tokens = new Map<string, Buffer>();
   readonly fetches: Envelope<DataOf<typeof FetchBootstrapToken>>[] = [];
   slow = false;
+  /** The stored token does not open (its key left the ring): escrow answers with an error. */
+  broken = false;
 
   async respond(envelope: Envelope): Promise<ReplyOf<typeof FetchBootstrapToken>> {
     this.fetches.push(envelope as Envelope<DataOf<typeof FetchBootstrapToken>>);
     if (this.slow) {
       await sleep(TIMEOUT_MS * 3);
+    }
+    if (this.broken) {
+      throw Object.assign(new Error('the sealed token does not open'), { code: 'ESCROW.SEAL_BROKEN' });
     }
     const token = this.tokens.get((envelope.data as { udid: string }).udid);
 
@@ -322,6 +327,21 @@ describe('check-in service with provisioning and escrow on the bus', () => {
       expect(plist).toEqual({ ReturnToService: { Enabled: true, WiFiProfileData: new Uint8Array(WIFI_PROFILE) } });
       expect(escrow.fetches.some((envelope) => envelope.subject === udid)).toBe(false);
       expect(event!.data.bootstrapTokenIncluded).toBe(false);
+    });
+
+    it('answers without the token when escrow says the stored one cannot be used, rather than refuse the device for good', async () => {
+      const udid = 'UDID-RTS-ESCROW-BROKEN';
+      provisioning.settings.set(udid, { wifiProfile: WIFI_PROFILE, preserveApps: true });
+      escrow.tokens.set(udid, Buffer.alloc(32, 3));
+      const { device } = await visionPro(udid);
+      escrow.broken = true;
+
+      const { answer, plist, event } = await returnToService(device, udid);
+      escrow.broken = false;
+
+      expect(answer.status).toBe(200);
+      expect(plist).toEqual({ ReturnToService: { Enabled: true, WiFiProfileData: new Uint8Array(WIFI_PROFILE) } });
+      expect(event!.data).toMatchObject({ enabled: true, bootstrapTokenIncluded: false });
     });
 
     it('answers Enabled false and fails the cycle when escrow does not answer while the token is wanted', async () => {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { FetchBootstrapToken, PrepareDeviceReturnToService, ReturnToServiceAnswered } from '@turnaround/contracts';
 import type { ReplyOf } from '@turnaround/contracts';
-import { MessageBus } from '@turnaround/messaging';
+import { MessageBus, RemoteRequestError } from '@turnaround/messaging';
 import { createLogger, DeviceReply } from '@turnaround/platform';
 import { buildReturnToServiceResponse, encodePlistXml } from '@turnaround/protocol';
 import type { PlistDict } from '@turnaround/protocol';
@@ -117,11 +117,23 @@ export class ReturnToServiceCheckinService {
 
   /** The token, or undefined when none is escrowed: the key is then left out, never sent empty. */
   private async escrowedToken(udid: string, cycleId: string): Promise<Buffer | undefined> {
-    const reply = await this.bus.request(
-      FetchBootstrapToken,
-      { udid, reason: `ReturnToService check-in for cycle ${cycleId}`, requestedBy: 'checkin' },
-      { subject: udid, timeoutMs: this.settings.requestTimeoutMs, correlationId: cycleId },
-    );
+    let reply;
+    try {
+      reply = await this.bus.request(
+        FetchBootstrapToken,
+        { udid, reason: `ReturnToService check-in for cycle ${cycleId}`, requestedBy: 'checkin' },
+        { subject: udid, timeoutMs: this.settings.requestTimeoutMs, correlationId: cycleId },
+      );
+    } catch (error) {
+      if (error instanceof RemoteRequestError && error.code.startsWith('ESCROW.')) {
+        // Escrow answered that its token cannot be used (its key left the ring, its seal is
+        // broken): waiting will not change that, and refusing would refuse the device for good.
+        this.logger.warn({ udid, cycleId, errorCode: error.code }, 'escrowed bootstrap token unusable; answered without it');
+
+        return undefined;
+      }
+      throw error;
+    }
     const token = bytesOf(reply.token);
 
     return token && token.length > 0 ? token : undefined;
