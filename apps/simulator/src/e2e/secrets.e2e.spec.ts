@@ -1,24 +1,17 @@
-import { randomUUID } from 'node:crypto';
-
 import * as amqp from 'amqplib';
 import pg from 'pg';
 
 import { decodePlist, isPlistDict } from '@turnaround/protocol';
 import type { PlistDict } from '@turnaround/protocol';
 import { runSimulation, silentLog } from '@turnaround/simulator';
-import { freeLoopbackPort, freeLoopbackPortRange } from '@turnaround/testing';
+import { freeLoopbackPort } from '@turnaround/testing';
 
+import { DistributedServices, RABBIT } from './distributed-services.js';
 import { ServiceProcess } from './service-process.js';
 
 // Full RTS cycles with app preservation and Activation Lock, on the distributed services (so every
 // event crosses RabbitMQ where a test can read it), then a search of everything the services keep
 // or say for the secrets the devices handed over: bootstrap tokens and bypass codes.
-const postgres = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const rabbit = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const run = randomUUID().slice(0, 8);
-const database = `turnaround_secrets_${run}`;
-const namespace = `secrets-${run}`;
-
 /** Every way a secret could be written down: raw, base64 (with and without padding), base64url, hex. */
 function spellings(secret: Buffer): string[] {
   const base64 = secret.toString('base64');
@@ -40,31 +33,23 @@ function plistOf(body: unknown): PlistDict | null {
 }
 
 describe('secrets handed to the service never leave escrow, after full cycles', () => {
+  const services = new DistributedServices('secrets');
   let service: ServiceProcess;
   let connection: Awaited<ReturnType<typeof amqp.connect>> | undefined;
   const events: string[] = [];
   let unlockPort = 0;
 
   beforeAll(async () => {
-    const port = await freeLoopbackPort();
-    const base = await freeLoopbackPortRange(4);
     unlockPort = await freeLoopbackPort();
-    const url = new URL(postgres);
-    url.pathname = `/${database}`;
-    service = new ServiceProcess('launcher', port, {
-      DATABASE_URL: url.toString(),
-      AMQP_URL: rabbit,
-      TURNAROUND_BUS_NAMESPACE: namespace,
-      TURNAROUND_SERVICE_PORT_BASE: String(base),
+    service = await services.start({
       TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL: `http://127.0.0.1:${unlockPort}/deviceservicesworkers/escrowKeyUnlock`,
       // Every log line there is, so the search covers what a debugging operator would see.
       LOG_LEVEL: 'trace',
     });
-    await service.start(90_000);
-    connection = await amqp.connect(rabbit);
+    connection = await amqp.connect(RABBIT);
     const channel = await connection.createChannel();
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
-    await channel.bindQueue(queue, `${namespace}.events`, '#');
+    await channel.bindQueue(queue, `${services.namespace}.events`, '#');
     await channel.consume(queue, (message) => {
       if (message) {
         events.push(message.content.toString('latin1'));
@@ -74,22 +59,7 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
 
   afterAll(async () => {
     await connection?.close();
-    await service.stop();
-    const client = new pg.Client({ connectionString: postgres });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await client.end();
-    const cleanup = await amqp.connect(rabbit);
-    const channel = await cleanup.createChannel();
-    for (const group of ['checkin', 'commands', 'escrow', 'provisioning']) {
-      for (const kind of ['events', 'retry', 'dead-letter', 'requests']) {
-        await channel.deleteQueue(`${namespace}.${group}.${kind}`);
-      }
-    }
-    for (const exchange of ['events', 'requests', 'dead-letter']) {
-      await channel.deleteExchange(`${namespace}.${exchange}`);
-    }
-    await cleanup.close();
+    await services.stop();
   }, 60_000);
 
   it.each([
@@ -159,7 +129,7 @@ describe('secrets handed to the service never leave escrow, after full cycles', 
     for (const device of devices) {
       answers.push(await read(`/devices/${device.udid}`), await read(`/devices/${device.udid}/cycles`));
     }
-    const client = new pg.Client({ connectionString: (() => { const url = new URL(postgres); url.pathname = `/${database}`; return url.toString(); })() });
+    const client = new pg.Client({ connectionString: services.databaseUrl });
     await client.connect();
     const tables = await client.query<{ schema: string; name: string }>(
       `SELECT table_schema AS schema, table_name AS name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'`,
