@@ -1,4 +1,4 @@
-import { compareVersions, isComparableVersion } from './mdm-profile-rule.js';
+import { compareOsVersions } from './os-policy.js';
 
 /** Where Apple offers Return to Service with app preservation, and from which OS version. */
 export const APP_PRESERVATION_MINIMUM_OS: Record<string, string | undefined> = {
@@ -25,10 +25,11 @@ export function preservationBlocker(device: PreservationFacts): string | null {
   if (!minimum) {
     return `${device.platform === 'tvos' ? 'tvOS' : device.platform} has standard Return to Service only`;
   }
-  if (!device.osVersion || !isComparableVersion(device.osVersion)) {
+  const comparison = device.osVersion ? compareOsVersions(device.osVersion, minimum) : null;
+  if (comparison === null) {
     return `the device's OS version is not known yet (app preservation needs ${minimum} or later)`;
   }
-  if (compareVersions(device.osVersion, minimum) < 0) {
+  if (comparison < 0) {
     return `app preservation needs ${device.platform} ${minimum} or later; the device runs ${device.osVersion}`;
   }
   if (device.enrolledViaAde !== true) {

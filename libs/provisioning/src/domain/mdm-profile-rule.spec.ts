@@ -1,4 +1,4 @@
-import { compareVersions, mdmProfileNeed } from './mdm-profile-rule.js';
+import { mdmProfileNeed } from './mdm-profile-rule.js';
 
 describe('mdmProfileNeed (B01)', () => {
   it('needs MDMProfileData for a device not enrolled through ADE', () => {
@@ -17,14 +17,5 @@ describe('mdmProfileNeed (B01)', () => {
   it('leaves it out for ADE with a plain url', () => {
     expect(mdmProfileNeed(true, {})).toEqual({ required: false });
     expect(mdmProfileNeed(true, null)).toEqual({ required: false });
-  });
-});
-
-describe('compareVersions', () => {
-  it('compares by numeric component, not as text', () => {
-    expect(compareVersions('17.10', '17.9')).toBe(1);
-    expect(compareVersions('17', '17.0.0')).toBe(0);
-    expect(compareVersions('16.7.10', '17.0')).toBe(-1);
-    expect(compareVersions('26.0.1', '26.0')).toBe(1);
   });
 });

@@ -31,20 +31,6 @@ export function mdmProfileNeed(enrolledViaAde: boolean | null, ade: AdeAssignmen
   return { required: false };
 }
 
-/** Compares dotted OS versions by numeric component ("17.10" is after "17.9"). */
-export function compareVersions(a: string, b: string): number {
-  const left = a.split('.').map((part) => Number.parseInt(part, 10) || 0);
-  const right = b.split('.').map((part) => Number.parseInt(part, 10) || 0);
-  for (let i = 0; i < Math.max(left.length, right.length); i += 1) {
-    const diff = (left[i] ?? 0) - (right[i] ?? 0);
-    if (diff !== 0) {
-      return Math.sign(diff);
-    }
-  }
-
-  return 0;
-}
-
 /** The first OS version that takes EraseDevice's ReturnToService dictionary, per platform. */
 export const RTS_MINIMUM_OS: Record<string, string | undefined> = {
   ios: '17.0',
@@ -55,8 +41,3 @@ export const RTS_MINIMUM_OS: Record<string, string | undefined> = {
 
 /** Apple's schema: no ReturnToService on macOS or watchOS. */
 export const RTS_UNSUPPORTED_PLATFORMS: ReadonlySet<string> = new Set(['macos', 'watchos']);
-
-/** A dotted numeric OS version ("17.4", "26.0.1"); anything else cannot be compared. */
-export function isComparableVersion(version: string): boolean {
-  return /^\d+(\.\d+){0,3}$/.test(version);
-}

@@ -20,13 +20,11 @@ import { buildDeviceInformation, buildEraseDevice } from '@turnaround/protocol';
 import { inferDeviceTrigger, preservationBlocker } from '../domain/app-preservation.js';
 import {
   AdeAssignment,
-  compareVersions,
-  isComparableVersion,
   mdmProfileNeed,
   RTS_MINIMUM_OS,
   RTS_UNSUPPORTED_PLATFORMS,
 } from '../domain/mdm-profile-rule.js';
-import { decideEnrollment, OsPolicy } from '../domain/os-policy.js';
+import { compareOsVersions, decideEnrollment, OsPolicy } from '../domain/os-policy.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
 import { isTerminal } from '../domain/rts-cycle.js';
 import {
@@ -455,7 +453,7 @@ export class ReturnToServiceService {
       }
     }
     const minimum = RTS_MINIMUM_OS[device.platform];
-    if (minimum && device.osVersion && isComparableVersion(device.osVersion) && compareVersions(device.osVersion, minimum) < 0) {
+    if (minimum && device.osVersion && (compareOsVersions(device.osVersion, minimum) ?? 0) < 0) {
       throw new ProvisioningError('DEVICE.OS_TOO_OLD', `Return to Service needs ${device.platform} ${minimum} or later; ${udid} runs ${device.osVersion}`);
     }
     if (configuration.osPolicy) {
