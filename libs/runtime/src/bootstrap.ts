@@ -9,6 +9,7 @@ import { ServiceName } from '@turnaround/contracts';
 import { BusServer, MessageTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
 import { createLogger, loadConfig, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
 
+import { mountHealthRoutes } from './health.js';
 import { NestLogger } from './nest-logger.js';
 import { createTransport } from './transport-factory.js';
 
@@ -44,6 +45,7 @@ export async function startServices(
     }
     next(error);
   });
+  mountHealthRoutes(app, services.map((entry) => entry.service), transport);
   for (const { service } of services) {
     app.connectMicroservice({ strategy: new BusServer(service, SERVICE_TRANSPORTS[service], transport) });
   }
