@@ -512,6 +512,25 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     expect(JSON.stringify(saved.json)).not.toContain('correct horse');
   });
 
+  it('shows the operator why the device refused a profile of the plan (B03)', async () => {
+    await configure('with-profile', { wifiProfile: WIFI.toString('base64'), plan: { profiles: [{ name: 'Headset Wi-Fi', payload: visionWifi().toString('base64') }] } });
+    await enroll('UDID-PROFILE-ERROR', 'E1');
+    await api('POST', '/return-to-service', { devices: ['UDID-PROFILE-ERROR'], configuration: 'with-profile' });
+    await enroll('UDID-PROFILE-ERROR', 'E2', { awaiting: true });
+    const install = queuedFor('UDID-PROFILE-ERROR', 'E2').find((command) => command.requestType === 'InstallProfile')!;
+    await emit(CommandFailed, {
+      udid: 'UDID-PROFILE-ERROR',
+      enrollmentId: 'E2',
+      commandUuid: install.commandUuid,
+      requestType: 'InstallProfile',
+      status: 'Error',
+      errors: [{ domain: 'MCInstallationErrorDomain', code: 4001, description: 'The Wi-Fi payload could not be installed' }],
+    }, 'UDID-PROFILE-ERROR');
+
+    const step = (await cycleOf('UDID-PROFILE-ERROR')).plan.find((entry: { commandUuid: string }) => entry.commandUuid === install.commandUuid);
+    expect(step).toMatchObject({ requestType: 'InstallProfile', outcome: 'error', error: 'InstallProfile Error: MCInstallationErrorDomain 4001 The Wi-Fi payload could not be installed' });
+  });
+
   it('treats a refused second DeviceConfigured as the release it stands for', async () => {
     escrowed.delete('UDID-TWICE');
     await enroll('UDID-TWICE', 'E1');

@@ -23,6 +23,8 @@ import type { ProvisioningSettings } from './provisioning.settings.js';
 export interface PlanStep {
   requestType: string;
   outcome: 'queued' | 'delivered' | 'acknowledged' | 'error' | 'not-now';
+  /** What the device said when it refused the step (its error chain), for the operator (B03). */
+  error?: string;
 }
 
 export interface QueuedCommand {
@@ -241,13 +243,16 @@ export class CycleService {
   }
 
   /** Records what happened to a plan step; outcomes never block the cycle. */
-  async recordStep(cycle: RtsCycle, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {
+  async recordStep(cycle: RtsCycle, commandUuid: string, outcome: PlanStep['outcome'], error?: string): Promise<void> {
     const steps = JSON.parse(cycle.planSteps) as Record<string, PlanStep>;
     const step = steps[commandUuid];
     if (!step || step.outcome === 'acknowledged' || step.outcome === 'error') {
       return;
     }
     step.outcome = outcome;
+    if (error) {
+      step.error = error;
+    }
     cycle.planSteps = JSON.stringify(steps);
     await this.repository.updateCycle(cycle.id, { planSteps: cycle.planSteps });
     const installsAnswered = Object.values(steps).every((entry) => entry.requestType !== 'InstallApplication' || entry.outcome === 'acknowledged' || entry.outcome === 'error');

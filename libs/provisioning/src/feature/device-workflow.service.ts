@@ -202,7 +202,7 @@ export class DeviceWorkflowService {
       await this.cycles.snapshotReady(cycle, null, causationId);
       await this.markInService(cycle);
     } else {
-      await this.cycles.recordStep(cycle, event.commandUuid, 'error');
+      await this.cycles.recordStep(cycle, event.commandUuid, 'error', reason);
     }
   }
 
