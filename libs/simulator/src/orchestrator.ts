@@ -4,7 +4,6 @@ import { UNLOCK_URL_VARIABLE, UnlockEndpoint } from './activation-lock.js';
 import {
   AdminClient,
   TRIGGER_BATCH,
-  type AssignmentResult,
   type CycleView,
   type DeviceSummary,
   type PhaseDurations,
@@ -496,64 +495,89 @@ function batchesOf(devices: SimulatedDevice[]): string[][] {
   return batches;
 }
 
+interface PerDeviceResult {
+  udid: string;
+  error?: { code: string; message: string };
+}
+
 /**
- * Starts the cycle for the fleet, a batch at a time. A batch the service refuses or does not
- * answer in time fails its devices with the reason; the other batches go on.
+ * Calls the admin API for the fleet a batch at a time. A batch the service refuses or does not
+ * answer in time gets one error per device, with the reason; the other batches go on.
  */
+async function inBatches<R extends PerDeviceResult>(
+  fleet: SimulatedDevice[],
+  context: CycleContext,
+  failure: { code: string; log: string },
+  call: (batch: string[]) => Promise<R[]>,
+): Promise<PerDeviceResult[]> {
+  const results: PerDeviceResult[] = [];
+
+  for (const batch of batchesOf(fleet)) {
+    try {
+      results.push(...(await call(batch)));
+    } catch (error) {
+      context.log.error(failure.log, { devices: batch.length, reason: messageOf(error) });
+      results.push(
+        ...batch.map((udid) => ({
+          udid,
+          error: { code: failure.code, message: messageOf(error) },
+        })),
+      );
+    }
+  }
+
+  return results;
+}
+
+/** Fails every device the service said nothing about, so none waits for a cycle that never comes. */
+function failUnanswered(
+  tracked: Map<string, Tracked>,
+  context: CycleContext,
+  reason: string,
+): void {
+  for (const entry of tracked.values()) {
+    if (!entry.cycleId && !entry.result) {
+      entry.result = finished(entry, context, 'failed', reason, undefined);
+    }
+  }
+}
+
+/** Starts the cycle for the fleet through the admin API. */
 async function triggerByService(
   fleet: SimulatedDevice[],
   tracked: Map<string, Tracked>,
   context: CycleContext,
   deadline: number,
 ): Promise<void> {
-  for (const batch of batchesOf(fleet)) {
-    let results: TriggerResult[];
-
-    try {
-      results = await context.admin.returnToService(
+  const results = await inBatches(
+    fleet,
+    context,
+    { code: 'SIMULATOR.TRIGGER', log: 'return to service not triggered' },
+    (batch) =>
+      context.admin.returnToService(
         batch,
         context.configuration,
         Math.max(30_000, deadline - Date.now()),
-      );
-    } catch (error) {
-      context.log.error('return to service not triggered', {
-        devices: batch.length,
-        reason: messageOf(error),
-      });
-      results = batch.map((udid) => ({
-        udid,
-        error: { code: 'SIMULATOR.TRIGGER', message: messageOf(error) },
-      }));
+      ),
+  );
+
+  for (const result of results as TriggerResult[]) {
+    const entry = tracked.get(result.udid);
+
+    if (!entry) {
+      continue;
     }
+    if (result.cycleId) {
+      entry.cycleId = result.cycleId;
+    } else {
+      const reason = result.error
+        ? `not started: ${result.error.code} ${result.error.message}`
+        : 'not started: no cycle id';
 
-    for (const result of results) {
-      const entry = tracked.get(result.udid);
-
-      if (!entry) {
-        continue;
-      }
-      if (result.cycleId) {
-        entry.cycleId = result.cycleId;
-      } else {
-        const reason = result.error
-          ? `not started: ${result.error.code} ${result.error.message}`
-          : 'not started: no cycle id';
-
-        entry.result = finished(entry, context, 'failed', reason, undefined);
-      }
+      entry.result = finished(entry, context, 'failed', reason, undefined);
     }
   }
-  for (const entry of tracked.values()) {
-    if (!entry.cycleId && !entry.result) {
-      entry.result = finished(
-        entry,
-        context,
-        'failed',
-        'not started: the service gave no result',
-        undefined,
-      );
-    }
-  }
+  failUnanswered(tracked, context, 'not started: the service gave no result');
 }
 
 /**
@@ -567,53 +591,37 @@ async function assign(
   context: CycleContext,
   deadline: number,
 ): Promise<void> {
-  for (const batch of batchesOf(fleet)) {
-    let results: AssignmentResult[];
+  const results = await inBatches(
+    fleet,
+    context,
+    { code: 'SIMULATOR.ASSIGN', log: 'configuration not assigned' },
+    (batch) =>
+      context.admin.assign(batch, context.configuration, Math.max(30_000, deadline - Date.now())),
+  );
+  const answered = new Set(results.map((result) => result.udid));
 
-    try {
-      results = await context.admin.assign(
-        batch,
-        context.configuration,
-        Math.max(30_000, deadline - Date.now()),
+  for (const result of results) {
+    const entry = tracked.get(result.udid);
+
+    if (entry && result.error) {
+      entry.result = finished(
+        entry,
+        context,
+        'failed',
+        `not assigned: ${result.error.code} ${result.error.message}`,
+        undefined,
       );
-    } catch (error) {
-      context.log.error('configuration not assigned', {
-        devices: batch.length,
-        reason: messageOf(error),
-      });
-      results = batch.map((udid) => ({
-        udid,
-        error: { code: 'SIMULATOR.ASSIGN', message: messageOf(error) },
-      }));
     }
-
-    const answered = new Set(results.map((result) => result.udid));
-
-    for (const result of results) {
-      const entry = tracked.get(result.udid);
-
-      if (entry && result.error) {
-        entry.result = finished(
-          entry,
-          context,
-          'failed',
-          `not assigned: ${result.error.code} ${result.error.message}`,
-          undefined,
-        );
-      }
-    }
-    for (const udid of batch) {
-      const entry = tracked.get(udid);
-
-      if (entry && !entry.result && !answered.has(udid)) {
-        entry.result = finished(
-          entry,
-          context,
-          'failed',
-          'not assigned: the service gave no result',
-          undefined,
-        );
-      }
+  }
+  for (const [udid, entry] of tracked) {
+    if (!entry.result && !answered.has(udid)) {
+      entry.result = finished(
+        entry,
+        context,
+        'failed',
+        'not assigned: the service gave no result',
+        undefined,
+      );
     }
   }
 }
