@@ -1,10 +1,4 @@
 import {
-  CertificateAuthority,
-  createCertificateAuthority,
-  exportPkcs12,
-} from '@turnaround/identity';
-import {
-  buildEnrollmentProfile,
   decodePlist,
   encodeCommand,
   encodePlistXml,
@@ -19,25 +13,14 @@ import { Limiter } from './limiter.js';
 import { createLog } from './log.js';
 import { DeviceHttp, type FetchLike } from './mdm-client.js';
 import { buildWifiProfile } from './rts-profiles.js';
+import { SPEC_BASE, specEnrollmentProfile } from './testing/spec-enrollment-profile.js';
 
-const BASE = 'http://127.0.0.1:8080';
+const BASE = SPEC_BASE;
 
 let enrollmentProfile: Buffer;
 
 beforeAll(async () => {
-  const authority = new CertificateAuthority(createCertificateAuthority({ commonName: 'Spec CA' }));
-  const identity = await authority.issueDeviceIdentity({ commonName: 'spec device' });
-
-  enrollmentProfile = buildEnrollmentProfile({
-    serverUrl: `${BASE}/mdm/server`,
-    checkInUrl: `${BASE}/mdm/checkin`,
-    topic: 'com.apple.mgmt.External.spec',
-    identity: { pkcs12: exportPkcs12(identity, 'pw'), password: 'pw' },
-    organization: 'Spec',
-    displayName: 'Spec MDM',
-    payloadIdentifierPrefix: 'io.turnaround.spec',
-    allowInsecureUrls: true,
-  });
+  enrollmentProfile = await specEnrollmentProfile(BASE);
 }, 30_000);
 
 interface Delivered {

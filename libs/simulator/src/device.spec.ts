@@ -1,14 +1,4 @@
-import {
-  CertificateAuthority,
-  createCertificateAuthority,
-  exportPkcs12,
-} from '@turnaround/identity';
-import {
-  buildEnrollmentProfile,
-  decodePlist,
-  encodeCommand,
-  type PlistDict,
-} from '@turnaround/protocol';
+import { decodePlist, encodeCommand, type PlistDict } from '@turnaround/protocol';
 
 import { SimulatedDevice } from './device.js';
 import { createHardware } from './hardware.js';
@@ -20,8 +10,9 @@ import {
   DeviceHttp,
   type FetchLike,
 } from './mdm-client.js';
+import { SPEC_BASE, specEnrollmentProfile } from './testing/spec-enrollment-profile.js';
 
-const BASE = 'http://127.0.0.1:8080';
+const BASE = SPEC_BASE;
 
 interface Seen {
   method: string;
@@ -34,19 +25,7 @@ interface Seen {
 let enrollmentProfile: Buffer;
 
 beforeAll(async () => {
-  const authority = new CertificateAuthority(createCertificateAuthority({ commonName: 'Spec CA' }));
-  const identity = await authority.issueDeviceIdentity({ commonName: 'spec device' });
-
-  enrollmentProfile = buildEnrollmentProfile({
-    serverUrl: `${BASE}/mdm/server`,
-    checkInUrl: `${BASE}/mdm/checkin`,
-    topic: 'com.apple.mgmt.External.spec',
-    identity: { pkcs12: exportPkcs12(identity, 'pw'), password: 'pw' },
-    organization: 'Spec',
-    displayName: 'Spec MDM',
-    payloadIdentifierPrefix: 'io.turnaround.spec',
-    allowInsecureUrls: true,
-  });
+  enrollmentProfile = await specEnrollmentProfile(BASE);
 }, 30_000);
 
 /** A scripted service: answers the command URL from `replies` in order, then with nothing. */

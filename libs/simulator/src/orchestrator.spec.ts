@@ -1,15 +1,4 @@
-import {
-  CertificateAuthority,
-  createCertificateAuthority,
-  exportPkcs12,
-} from '@turnaround/identity';
-import {
-  buildEnrollmentProfile,
-  decodePlist,
-  encodeCommand,
-  encodePlistXml,
-  type PlistDict,
-} from '@turnaround/protocol';
+import { decodePlist, encodeCommand, encodePlistXml, type PlistDict } from '@turnaround/protocol';
 import { freeLoopbackPort } from '@turnaround/testing';
 
 import type { RtsConfigurationInput } from './admin-client.js';
@@ -17,25 +6,14 @@ import { createLog } from './log.js';
 import type { FetchLike } from './mdm-client.js';
 import { runSimulation, type SimulationOptions } from './orchestrator.js';
 import { summarize } from './report.js';
+import { SPEC_BASE, specEnrollmentProfile } from './testing/spec-enrollment-profile.js';
 
-const BASE = 'http://127.0.0.1:8080';
+const BASE = SPEC_BASE;
 
 let enrollmentProfile: Buffer;
 
 beforeAll(async () => {
-  const authority = new CertificateAuthority(createCertificateAuthority({ commonName: 'Spec CA' }));
-  const identity = await authority.issueDeviceIdentity({ commonName: 'spec device' });
-
-  enrollmentProfile = buildEnrollmentProfile({
-    serverUrl: `${BASE}/mdm/server`,
-    checkInUrl: `${BASE}/mdm/checkin`,
-    topic: 'com.apple.mgmt.External.spec',
-    identity: { pkcs12: exportPkcs12(identity, 'pw'), password: 'pw' },
-    organization: 'Spec',
-    displayName: 'Spec MDM',
-    payloadIdentifierPrefix: 'io.turnaround.spec',
-    allowInsecureUrls: true,
-  });
+  enrollmentProfile = await specEnrollmentProfile(BASE);
 }, 30_000);
 
 interface Cycle {
