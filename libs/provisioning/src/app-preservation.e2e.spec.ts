@@ -16,19 +16,18 @@ import {
   DeviceEnrolled,
   EnqueueCommands,
   Envelope,
-  IssueEnrollmentProfile,
   PrepareDeviceReturnToService,
   ReturnToServiceAnswered,
 } from '@turnaround/contracts';
-import { CertificateAuthority, createCertificateAuthority, exportPkcs12 } from '@turnaround/identity';
 import { InProcessTransport } from '@turnaround/messaging';
 import { loadConfig, setLogLevel } from '@turnaround/platform';
-import { buildEnrollmentProfile, decodePlist, encodePlistXml, PlistDict } from '@turnaround/protocol';
+import { decodePlist, encodePlistXml, PlistDict } from '@turnaround/protocol';
 import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
+import { serveEnrollmentProfiles } from './testing/enrollment-profiles.js';
 
 const WIFI = readFileSync(resolve(process.cwd(), '../shared/fixtures/real/profile/wifi-return-to-service-hidden-any.mobileconfig'));
 
@@ -104,20 +103,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
 
       return { outcome: unlockOutcome.get(String(data.udid)) ?? 'no-code' };
     });
-    const authority = new CertificateAuthority(createCertificateAuthority({ commonName: 'Test CA' }));
-    const pkcs12 = exportPkcs12(await authority.issueDeviceIdentity({ commonName: 'device' }), 'secret');
-    await transport.serve('checkin', [IssueEnrollmentProfile.routingKey], async () => {
-      const profile = buildEnrollmentProfile({
-        serverUrl: 'https://mdm.example.test/mdm/server',
-        topic: 'com.apple.mgmt.test',
-        identity: { pkcs12, password: 'secret' },
-        payloadIdentifierPrefix: 'test',
-        organization: 'Test',
-        displayName: 'Test enrollment',
-      });
-
-      return { profile: profile.toString('base64') };
-    });
+    await serveEnrollmentProfiles(transport);
     app = await startServices(config, transport, [{ service: 'provisioning', module: ProvisioningModule.register(config, transport) }]);
   });
 

@@ -13,18 +13,17 @@ import {
   DeviceEnrolled,
   EnqueueCommands,
   Envelope,
-  IssueEnrollmentProfile,
   PrioritizeCommand,
 } from '@turnaround/contracts';
-import { CertificateAuthority, createCertificateAuthority, exportPkcs12 } from '@turnaround/identity';
 import { InProcessTransport } from '@turnaround/messaging';
 import { loadConfig, setLogLevel } from '@turnaround/platform';
-import { buildEnrollmentProfile, decodePlist, PlistDict } from '@turnaround/protocol';
+import { decodePlist, PlistDict } from '@turnaround/protocol';
 import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
+import { serveEnrollmentProfiles } from './testing/enrollment-profiles.js';
 
 const WIFI = readFileSync(resolve(process.cwd(), '../shared/fixtures/real/profile/wifi-return-to-service-hidden-any.mobileconfig'));
 const RESTRICTIONS = readFileSync(resolve(process.cwd(), '../shared/fixtures/real/profile/restrictions-ios-targetdevicetype.mobileconfig'));
@@ -59,21 +58,7 @@ describe('provisioning workflow', () => {
     await transport.subscribe('observer', ['#'], async (envelope) => {
       published.push(envelope as Envelope<Record<string, unknown>>);
     });
-    const authority = new CertificateAuthority(createCertificateAuthority({ commonName: 'Test CA' }));
-    const pkcs12 = exportPkcs12(await authority.issueDeviceIdentity({ commonName: 'device' }), 'secret');
-    await transport.serve('checkin', [IssueEnrollmentProfile.routingKey], async () => {
-      issuedProfiles += 1;
-      const profile = buildEnrollmentProfile({
-        serverUrl: 'https://mdm.example.test/mdm/server',
-        topic: 'com.apple.mgmt.test',
-        identity: { pkcs12, password: 'secret' },
-        payloadIdentifierPrefix: 'test',
-        organization: 'Test',
-        displayName: 'Test enrollment',
-      });
-
-      return { profile: profile.toString('base64') };
-    });
+    await serveEnrollmentProfiles(transport, () => (issuedProfiles += 1));
     app = await startServices(config, transport, [{ service: 'provisioning', module: ProvisioningModule.register(config, transport) }]);
   });
 
