@@ -275,10 +275,10 @@ describe('check-in service with provisioning and escrow on the bus', () => {
       const cycleId = event!.data.cycleId!;
       expect(provisioning.cycles.get(cycleId)).toEqual({ udid, state: 'erase-acknowledged' });
       expect(event!.data).toEqual({ udid, enrollmentId, enabled: true, cycleId, bootstrapTokenIncluded: true });
-      expect(event!.correlationId).toBe(cycleId);
+      expect(event!.correlationid).toBe(cycleId);
       const fetch = escrow.fetches.filter((envelope) => envelope.subject === udid).at(-1)!;
       expect(fetch.data).toEqual({ udid, reason: `ReturnToService check-in for cycle ${cycleId}`, requestedBy: 'checkin' });
-      expect(fetch.correlationId).toBe(cycleId);
+      expect(fetch.correlationid).toBe(cycleId);
     });
 
     it('(b) leaves BootstrapToken out when none is escrowed, and says so to provisioning', async () => {
@@ -356,7 +356,7 @@ describe('check-in service with provisioning and escrow on the bus', () => {
       expect(answer.status).toBe(200);
       expect(plist).toEqual({ ReturnToService: { Enabled: false } });
       expect(event!.data).toMatchObject({ enabled: false, bootstrapTokenIncluded: false, cycleId: expect.any(String) });
-      expect(event!.correlationId).toBe(event!.data.cycleId);
+      expect(event!.correlationid).toBe(event!.data.cycleId);
       expect(provisioning.cycles.get(event!.data.cycleId!)!.state).toBe('failed');
     });
 

@@ -25,11 +25,29 @@ describe('contracts', () => {
     expect(CONTRACTS).toEqual(expect.arrayContaining(Object.values(CycleEvents)));
   });
 
-  it('wraps data in an envelope with the device as subject and the cycle as correlation', () => {
+  it('wraps data in a CloudEvents 1.0 envelope with the device as subject and the cycle as correlation', () => {
     const envelope = createEnvelope(DeviceEnrolled, 'checkin', enrolled, { subject: 'UDID-A', correlationId: 'C1', causationId: 'M0' });
 
-    expect(envelope).toMatchObject({ type: 'checkin.device.enrolled.v1', source: 'checkin', subject: 'UDID-A', correlationId: 'C1', causationId: 'M0', data: enrolled });
+    expect(envelope).toMatchObject({
+      specversion: '1.0',
+      type: 'checkin.device.enrolled.v1',
+      source: 'checkin',
+      subject: 'UDID-A',
+      datacontenttype: 'application/json',
+      correlationid: 'C1',
+      causationid: 'M0',
+      data: enrolled,
+    });
     expect(Date.parse(envelope.time)).not.toBeNaN();
+  });
+
+  it('refuses an envelope that is not CloudEvents 1.0, or whose extensions are not strings', () => {
+    const envelope = createEnvelope(DeviceEnrolled, 'checkin', enrolled, { subject: 'UDID-A' });
+
+    expect(() => readEnvelope(DeviceEnrolled, { ...envelope, specversion: '0.3' })).toThrow(new ContractViolation('specversion', 'CloudEvents specversion 1.0'));
+    expect(() => readEnvelope(DeviceEnrolled, { ...envelope, id: '' })).toThrow(new ContractViolation('id', 'non-empty string'));
+    expect(() => readEnvelope(DeviceEnrolled, { ...envelope, datacontenttype: 'text/xml' })).toThrow(new ContractViolation('datacontenttype', 'application/json'));
+    expect(() => readEnvelope(DeviceEnrolled, { ...envelope, correlationid: 7 })).toThrow(new ContractViolation('correlationid', 'string'));
   });
 
   it('refuses to build a message that breaks its contract, naming the field', () => {

@@ -6,19 +6,23 @@ import { ContractViolation, Schema } from './schema.js';
 export type ServiceName = 'checkin' | 'commands' | 'escrow' | 'provisioning';
 
 /**
- * The envelope every message travels in. Field names follow CloudEvents where they overlap
- * (`id`, `type`, `source`, `time`, `subject`); `subject` is always the device (UDID).
+ * The envelope every message travels in: a CloudEvents 1.0 event in JSON structured mode, so any
+ * CloudEvents SDK can read what other services subscribe to. `subject` is always the device (UDID);
+ * `type` is the routing key. Correlation and causation travel as extension attributes, whose names
+ * CloudEvents restricts to lower-case letters and digits.
  */
 export interface Envelope<T = unknown> {
+  specversion: '1.0';
   id: string;
   type: string;
   source: ServiceName;
   time: string;
   subject: string;
+  datacontenttype: 'application/json';
   /** The RTS cycle (or other workflow) this message belongs to. */
-  correlationId?: string;
+  correlationid?: string;
   /** The message, command or request that caused this one. */
-  causationId?: string;
+  causationid?: string;
   data: T;
 }
 
@@ -77,13 +81,15 @@ export function createEnvelope<T>(
   context: EnvelopeContext,
 ): Envelope<T> {
   return {
+    specversion: '1.0',
     id: randomUUID(),
     type: contract.routingKey,
     source,
     time: new Date().toISOString(),
     subject: context.subject,
-    ...(context.correlationId ? { correlationId: context.correlationId } : {}),
-    ...(context.causationId ? { causationId: context.causationId } : {}),
+    datacontenttype: 'application/json',
+    ...(context.correlationId ? { correlationid: context.correlationId } : {}),
+    ...(context.causationId ? { causationid: context.causationId } : {}),
     data: contract.schema.parse(data, 'data'),
   };
 }
@@ -94,8 +100,19 @@ export function readEnvelope<T>(contract: { schema: Schema<T> }, value: unknown)
     throw new ContractViolation('', 'envelope object');
   }
   const envelope = value as Record<string, unknown>;
+  if (envelope.specversion !== '1.0') {
+    throw new ContractViolation('specversion', 'CloudEvents specversion 1.0');
+  }
   for (const key of ['id', 'type', 'source', 'time', 'subject'] as const) {
-    if (typeof envelope[key] !== 'string') {
+    if (typeof envelope[key] !== 'string' || envelope[key] === '') {
+      throw new ContractViolation(key, 'non-empty string');
+    }
+  }
+  if (envelope.datacontenttype !== undefined && envelope.datacontenttype !== 'application/json') {
+    throw new ContractViolation('datacontenttype', 'application/json');
+  }
+  for (const key of ['correlationid', 'causationid'] as const) {
+    if (envelope[key] !== undefined && typeof envelope[key] !== 'string') {
       throw new ContractViolation(key, 'string');
     }
   }

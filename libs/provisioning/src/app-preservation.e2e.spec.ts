@@ -199,7 +199,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
   }
 
   function eventsOf(cycleId: string): string[] {
-    return published.filter((event) => event.correlationId === cycleId && event.type.startsWith('provisioning.')).map((event) => event.type);
+    return published.filter((event) => event.correlationid === cycleId && event.type.startsWith('provisioning.')).map((event) => event.type);
   }
 
   it('keeps the apps: the erase asks for the token at delivery, and the snapshot phase ends with SnapshotReady', async () => {
@@ -262,7 +262,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     expect(cycle.transitions.map((transition: { to: string }) => transition.to)).toEqual([
       'requested', 'erase-queued', 'erase-acknowledged', 'provisioning', 'configured', 'snapshotting', 'returned-to-service',
     ]);
-    const ready = published.find((event) => event.type === 'provisioning.rts-cycle.snapshot-ready.v1' && event.correlationId === cycleId)!;
+    const ready = published.find((event) => event.type === 'provisioning.rts-cycle.snapshot-ready.v1' && event.correlationid === cycleId)!;
     expect(ready.data).toMatchObject({ udid: 'UDID-KEEP', notNowAnswers: 2, apps: [{ identifier: 'com.example.shift' }] });
     expect((await api('GET', '/devices/UDID-KEEP')).json.state).toBe('in-service');
   });

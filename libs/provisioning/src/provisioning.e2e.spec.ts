@@ -159,7 +159,7 @@ describe('provisioning workflow', () => {
     expect(cycle.transitions.map((transition: { to: string }) => transition.to)).toEqual([
       'requested', 'erase-queued', 'erase-acknowledged', 'provisioning', 'configured', 'returned-to-service',
     ]);
-    expect(published.filter((event) => event.correlationId === cycleId && event.type.startsWith('provisioning.rts-cycle.')).map((event) => event.type)).toEqual([
+    expect(published.filter((event) => event.correlationid === cycleId && event.type.startsWith('provisioning.rts-cycle.')).map((event) => event.type)).toEqual([
       'provisioning.rts-cycle.requested.v1',
       'provisioning.rts-cycle.erase-queued.v1',
       'provisioning.rts-cycle.erase-acknowledged.v1',

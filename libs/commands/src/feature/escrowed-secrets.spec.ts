@@ -148,7 +148,7 @@ describe('bootstrap token rendered at delivery (issue #3)', () => {
         request.type,
         request.data,
         request.subject,
-        request.correlationId,
+        request.correlationid,
       ]),
     ).toEqual([
       [

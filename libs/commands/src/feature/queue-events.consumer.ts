@@ -47,7 +47,7 @@ export class QueueEventsConsumer {
           : {}),
         whileAwaitingConfiguration: command.whileAwaitingConfiguration ?? false,
       })),
-      ...(envelope.correlationId ? { correlationId: envelope.correlationId } : {}),
+      ...(envelope.correlationid ? { correlationId: envelope.correlationid } : {}),
     });
 
     const fields = { udid, enrollmentId, placement, messageId: envelope.id };

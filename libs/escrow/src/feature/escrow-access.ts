@@ -12,7 +12,7 @@ export function accessOf(envelope: Envelope, requestedBy: string, reason: string
     reason,
     source: envelope.source,
     messageId: envelope.id,
-    correlationId: envelope.correlationId,
+    correlationId: envelope.correlationid,
   };
 }
 

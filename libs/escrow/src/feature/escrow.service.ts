@@ -146,7 +146,7 @@ export class EscrowService {
     try {
       await this.bus.publish(contract, data, {
         subject: cause.subject,
-        correlationId: cause.correlationId,
+        correlationId: cause.correlationid,
         causationId: cause.id,
       });
     } catch (error) {
