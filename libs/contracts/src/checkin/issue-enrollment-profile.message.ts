@@ -1,5 +1,5 @@
 import { defineRequest } from '../envelope.js';
-import { base64, nonEmptyString, object } from '../schema.js';
+import { base64, nonEmptyString, object, secret } from '../schema.js';
 
 /**
  * A per-device enrollment profile with a fresh identity, for EraseDevice's MDMProfileData when the
@@ -10,5 +10,5 @@ export const IssueEnrollmentProfile = defineRequest(
   'checkin.enrollment-profile.issue.v1',
   'checkin',
   object({ udid: nonEmptyString() }),
-  object({ profile: base64() }),
+  object({ profile: secret(base64()) }),
 );

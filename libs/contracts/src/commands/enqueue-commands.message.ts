@@ -9,6 +9,11 @@ import { array, base64, boolean, nonEmptyString, object, oneOf, optional } from 
  * - `attachBootstrapToken`: an EraseDevice whose `ReturnToService.BootstrapToken` is filled in only
  *   when the command is delivered, fetched from escrow with `reason` for its audit; the queued row
  *   and this message never hold the token.
+ * - `attachReturnToServiceProfiles`: the same for the erase's `ReturnToService.WiFiProfileData`
+ *   and `MDMProfileData` (a network password, an identity and its password): provisioning renders
+ *   them for cycle `cycleId` when the erase is delivered (RenderReturnToServiceProfiles).
+ * - `attachWifiProfile`: an InstallProfile whose `Payload` is cycle `cycleId`'s Wi-Fi profile,
+ *   rendered the same way.
  * - `whileAwaitingConfiguration`: the command only makes sense before DeviceConfigured; once the
  *   enrollment's DeviceConfigured was acknowledged it is refused (DeviceConfigured itself always is).
  */
@@ -25,6 +30,8 @@ export const EnqueueCommands = defineEvent(
         requestType: nonEmptyString(),
         command: base64(),
         attachBootstrapToken: optional(object({ reason: nonEmptyString() })),
+        attachReturnToServiceProfiles: optional(object({ cycleId: nonEmptyString() })),
+        attachWifiProfile: optional(object({ cycleId: nonEmptyString() })),
         whileAwaitingConfiguration: optional(boolean()),
       }),
     ),

@@ -1,5 +1,15 @@
 import { defineRequest } from '../envelope.js';
-import { boolean, integer, nonEmptyString, object, oneOf, optional, string, timestamp } from '../schema.js';
+import {
+  boolean,
+  integer,
+  nonEmptyString,
+  object,
+  oneOf,
+  optional,
+  secret,
+  string,
+  timestamp,
+} from '../schema.js';
 
 /** Whether a bootstrap token is in force for a device: status only, never the value. */
 export const DescribeBootstrapToken = defineRequest(
@@ -27,7 +37,7 @@ export const StoreActivationLockBypassCode = defineRequest(
   'StoreActivationLockBypassCode',
   'escrow.activation-lock-bypass-code.store.v1',
   'escrow',
-  object({ udid: nonEmptyString(), code: nonEmptyString() }),
+  object({ udid: nonEmptyString(), code: secret(nonEmptyString()) }),
   object({ stored: boolean() }),
 );
 

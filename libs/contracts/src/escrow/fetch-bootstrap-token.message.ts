@@ -1,5 +1,5 @@
 import { defineRequest } from '../envelope.js';
-import { base64, nonEmptyString, object, optional } from '../schema.js';
+import { base64, nonEmptyString, object, optional, secret } from '../schema.js';
 
 /** Reads the escrowed token for one device; every read is audited with its reason. */
 export const FetchBootstrapToken = defineRequest(
@@ -7,5 +7,5 @@ export const FetchBootstrapToken = defineRequest(
   'escrow.bootstrap-token.fetch.v1',
   'escrow',
   object({ udid: nonEmptyString(), reason: nonEmptyString(), requestedBy: nonEmptyString() }),
-  object({ token: optional(base64()) }),
+  object({ token: optional(secret(base64())) }),
 );

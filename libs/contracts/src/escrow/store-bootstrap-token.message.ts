@@ -1,5 +1,5 @@
 import { defineRequest } from '../envelope.js';
-import { base64, boolean, integer, nonEmptyString, object, optional } from '../schema.js';
+import { base64, boolean, integer, nonEmptyString, object, optional, secret } from '../schema.js';
 
 /**
  * SetBootstrapToken, forwarded by the check-in service. A missing or empty token deletes the
@@ -11,7 +11,7 @@ export const StoreBootstrapToken = defineRequest(
   'escrow',
   object({
     udid: nonEmptyString(),
-    token: optional(base64()),
+    token: optional(secret(base64())),
     awaitingConfiguration: boolean(),
   }),
   object({ stored: boolean(), version: optional(integer()) }),

@@ -1,5 +1,5 @@
 import { defineRequest } from '../envelope.js';
-import { base64, boolean, nonEmptyString, object, oneOf, optional, string } from '../schema.js';
+import { base64, boolean, nonEmptyString, object, oneOf, optional, secret, string } from '../schema.js';
 
 /**
  * Check-in asks, for a ReturnToService check-in, what this device's Return to Service looks like
@@ -17,8 +17,8 @@ export const PrepareDeviceReturnToService = defineRequest(
     reason: optional(string()),
     cycleId: optional(nonEmptyString()),
     trigger: optional(oneOf('user', 'idle')),
-    wifiProfileData: optional(base64()),
-    mdmProfileData: optional(base64()),
+    wifiProfileData: optional(secret(base64())),
+    mdmProfileData: optional(secret(base64())),
     preserveDataPlan: optional(boolean()),
     attachBootstrapToken: optional(boolean()),
   }),
@@ -47,5 +47,23 @@ export const CheckEnrollmentPolicy = defineRequest(
     osVersion: optional(nonEmptyString()),
     buildVersion: optional(nonEmptyString()),
     message: optional(string()),
+  }),
+);
+
+/**
+ * The commands service asks, as it delivers an erase or InstallProfile queued with an attachment
+ * (see EnqueueCommands), for the profiles of cycle `cycleId`: the Wi-Fi profile (with the
+ * network's password) and the enrollment profile (with an identity) never travel in an event.
+ * Answered with an error `CYCLE.NOT_ERASING` when the cycle is not this device's or no longer
+ * waits for its erase.
+ */
+export const RenderReturnToServiceProfiles = defineRequest(
+  'RenderReturnToServiceProfiles',
+  'provisioning.device.render-return-to-service-profiles.v1',
+  'provisioning',
+  object({ udid: nonEmptyString(), cycleId: nonEmptyString() }),
+  object({
+    wifiProfileData: optional(secret(base64())),
+    mdmProfileData: optional(secret(base64())),
   }),
 );
