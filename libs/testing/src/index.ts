@@ -1,1 +1,3 @@
 export * from './ports.js';
+export * from './scratch-databases.js';
+export * from './query-plans.js';

@@ -30,7 +30,7 @@ export class DeviceEntity {
  * afresh (superseded) or checks out. Push details live here because they change per enrollment.
  */
 @Entity({ name: 'enrollments' })
-@Index(['udid', 'status'])
+@Index('enrollments_udid_status', ['udid', 'status'])
 export class EnrollmentEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
@@ -65,7 +65,7 @@ export class EnrollmentEntity {
 
 /** An identity certificate: bound to a UDID at Authenticate, to an enrollment at TokenUpdate. */
 @Entity({ name: 'identities' })
-@Index(['udid'])
+@Index('identities_udid', ['udid'])
 export class IdentityEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   fingerprint!: string;

@@ -7,9 +7,12 @@ import type { CommandState } from '../domain/queue-rules.js';
  * UDID alone, so nothing queued for an earlier enrollment can reach a later one (B05).
  */
 @Entity({ name: 'commands' })
-@Index(['enrollmentId', 'state'])
-@Index(['udid', 'state'])
-@Index(['commandUuid'])
+// The queue of one enrollment is read by (enrollmentId, state) on every device request.
+@Index('commands_enrollment_state', ['enrollmentId', 'state'])
+@Index('commands_udid_state', ['udid', 'state'])
+@Index('commands_command_uuid', ['commandUuid'])
+// Pending counts by state (metrics), and finished commands by age (retention).
+@Index('commands_state_updated_at', ['state', 'updatedAt'])
 export class CommandEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   enrollmentId!: string;
@@ -25,7 +28,7 @@ export class CommandEntity {
 
   /**
    * Base64 of the XML plist of the Command dictionary, exactly as it was enqueued. Never holds a
-   * bootstrap token: the consumer refuses an erase that carries one.
+   * bootstrap token nor Return to Service profiles: the consumer refuses an erase that carries one.
    */
   @Column({ type: 'text' })
   body!: string;
@@ -36,6 +39,13 @@ export class CommandEntity {
    */
   @Column({ type: 'text', nullable: true })
   bootstrapTokenReason!: string | null;
+
+  /**
+   * Set for an erase whose `ReturnToService.WiFiProfileData` and `MDMProfileData` provisioning
+   * renders for this RTS cycle when it is delivered; the profiles themselves are never stored.
+   */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  returnToServiceProfilesCycleId!: string | null;
 
   /** A setup step, refused once the enrollment's DeviceConfigured was acknowledged. */
   @Column({ type: 'boolean', default: false })
@@ -78,7 +88,7 @@ export class CommandEntity {
  * serve one device.
  */
 @Entity({ name: 'enrollments' })
-@Index(['udid', 'status'])
+@Index('enrollments_udid_status', ['udid', 'status'])
 export class EnrollmentQueueEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   enrollmentId!: string;
@@ -101,6 +111,13 @@ export class EnrollmentQueueEntity {
    */
   @Column({ type: Date, nullable: true })
   deviceConfiguredAt!: Date | null;
+
+  /**
+   * When the device last reached the command URL with this enrollment. Written in batches about
+   * once a second, so it may lag the device by that much.
+   */
+  @Column({ type: Date, nullable: true })
+  lastSeenAt!: Date | null;
 
   @Column({ type: Date })
   updatedAt!: Date;

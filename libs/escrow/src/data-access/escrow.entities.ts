@@ -77,6 +77,8 @@ export type AuditAction = 'store' | 'repeat' | 'clear' | 'fetch' | 'rewrap' | 'u
 /** Every store, repeat, clear, read, re-wrap and unlock, with who asked and why. Never a secret. */
 @Entity({ name: 'escrow_audit' })
 @Index('escrow_audit_udid_at', ['udid', 'at'])
+// Retention removes rows by age alone.
+@Index('escrow_audit_at', ['at'])
 export class EscrowAuditEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

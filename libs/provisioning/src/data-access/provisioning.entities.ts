@@ -108,8 +108,12 @@ export class ManagedDeviceEntity implements ManagedDevice {
 
 /** One Return to Service cycle of one device; a persisted state machine. */
 @Entity({ name: 'rts_cycles' })
-@Index(['udid', 'requestedAt'])
-@Index(['state', 'deadlineAt'])
+@Index('rts_cycles_udid_requested_at', ['udid', 'requestedAt'])
+// The cycle timer's two questions, asked every second: overdue phases and due releases.
+@Index('rts_cycles_state_deadline_at', ['state', 'deadlineAt'])
+@Index('rts_cycles_state_release_due_at', ['state', 'releaseDueAt'])
+// Only finished cycles have an end: retention finds the old ones without reading the others.
+@Index('rts_cycles_ended_at', ['endedAt'])
 export class RtsCycleEntity implements RtsCycle {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
@@ -214,7 +218,7 @@ export class RtsCycleEntity implements RtsCycle {
 
 /** Every state a cycle entered, with why: the cycle's history. */
 @Entity({ name: 'rts_cycle_transitions' })
-@Index(['cycleId'])
+@Index('rts_cycle_transitions_cycle_id', ['cycleId'])
 export class RtsCycleTransitionEntity implements RtsCycleTransition {
   @PrimaryGeneratedColumn()
   id!: number;

@@ -1,0 +1,142 @@
+import { DataSource } from 'typeorm';
+
+import { setLogLevel } from '@turnaround/platform';
+import {
+  DIALECTS,
+  LOCAL_POSTGRES,
+  queryPlan,
+  scansWholeTable,
+  ScratchDatabases,
+  StatementLog,
+} from '@turnaround/testing';
+
+import { CommandQueueRepository } from './command-queue.repository.js';
+import { CommandRetentionRepository } from './command-retention.repository.js';
+import { LastSeenRepository } from './last-seen.repository.js';
+import { COMMANDS_SCHEMA } from './migrations/commands.schema.js';
+
+const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
+
+/**
+ * Every statement of the queue's per-request work goes straight to its rows through an index:
+ * the queue grows by every command ever sent, and a device request must not read it whole.
+ */
+describe('the command queue’s query plans', () => {
+  let scratch: ScratchDatabases;
+
+  beforeAll(async () => {
+    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
+    scratch = await ScratchDatabases.create(POSTGRES);
+  });
+
+  afterAll(async () => {
+    await scratch.close();
+  });
+
+  describe.each(DIALECTS)('on %s', (dialect) => {
+    const log = new StatementLog();
+    let dataSource: DataSource;
+    let queue: CommandQueueRepository;
+    let lastSeen: LastSeenRepository;
+
+    beforeAll(async () => {
+      dataSource = await scratch.open(COMMANDS_SCHEMA, dialect, log);
+      lastSeen = new LastSeenRepository(dataSource);
+      queue = new CommandQueueRepository(dataSource, lastSeen);
+      await queue.enqueue({
+        udid: 'udid-plans',
+        enrollmentId: 'E-PLANS-1',
+        placement: 'back',
+        commands: [
+          { commandUuid: 'C-1', requestType: 'InstallProfile', body: 'PGRpY3QvPg==' },
+          { commandUuid: 'C-2', requestType: 'DeviceConfigured', body: 'PGRpY3QvPg==' },
+        ],
+      });
+    });
+
+    afterAll(async () => {
+      await dataSource.destroy();
+    });
+
+    // The operation, and the index its main question must use (when it is not a primary key).
+    const operations: [string, () => Promise<unknown>, string?][] = [
+      [
+        'a device asks for its next command',
+        () => queue.report({ udid: 'udid-plans', enrollmentId: 'E-PLANS-1', status: 'Idle' }),
+        'commands_enrollment_state',
+      ],
+      [
+        'a device answers a command',
+        () =>
+          queue.report({
+            udid: 'udid-plans',
+            enrollmentId: 'E-PLANS-1',
+            status: 'Acknowledged',
+            commandUuid: 'C-1',
+          }),
+      ],
+      [
+        'commands are queued',
+        () =>
+          queue.enqueue({
+            udid: 'udid-plans',
+            enrollmentId: 'E-PLANS-1',
+            placement: 'front',
+            commands: [
+              { commandUuid: 'C-3', requestType: 'InstallApplication', body: 'PGRpY3QvPg==' },
+            ],
+          }),
+      ],
+      [
+        'a fresh enrollment supersedes the earlier one',
+        () =>
+          queue.recordEnrollment({
+            fingerprint: 'F-PLANS',
+            udid: 'udid-plans',
+            enrollmentId: 'E-PLANS-2',
+            userEnrollment: false,
+            fresh: true,
+            previousEnrollmentId: 'E-PLANS-1',
+          }),
+      ],
+      ['the device checks out', () => queue.checkOut('udid-plans', 'E-PLANS-2')],
+      ['metrics count the pending commands', () => queue.countPending()],
+      [
+        'last seen times are written',
+        async () => {
+          lastSeen.note('E-PLANS-1', new Date());
+          await lastSeen.flush();
+        },
+      ],
+      [
+        'retention deletes finished commands',
+        () => new CommandRetentionRepository(dataSource).deleteFinished(new Date(), 500),
+        'commands_state_updated_at',
+      ],
+    ];
+
+    // Every row as long as the test function's parameters: jest would take a missing one for `done`.
+    const rows = operations.map(
+      ([operation, work, index]) => [operation, work, index ?? null] as const,
+    );
+
+    it.each(rows)('reads through an index when %s', async (_operation, work, index) => {
+      const statements = await log.during(work);
+      const plans: string[] = [];
+
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        const plan = await queryPlan(dataSource, statement);
+        plans.push(plan);
+        expect({ statement: statement.query, plan, wholeTable: scansWholeTable(plan) }).toEqual({
+          statement: statement.query,
+          plan,
+          wholeTable: false,
+        });
+      }
+      if (index) {
+        expect(plans.join('\n')).toContain(index);
+      }
+    });
+  });
+});

@@ -1,0 +1,126 @@
+import { DataSource } from 'typeorm';
+
+import { MessageInbox } from '@turnaround/messaging';
+import { InboxMessageEntity, RETENTION_BATCH, setLogLevel } from '@turnaround/platform';
+import { DIALECTS, LOCAL_POSTGRES, ScratchDatabases } from '@turnaround/testing';
+
+import {
+  CommandRetentionRepository,
+  FINISHED_STATES,
+} from '../data-access/command-retention.repository.js';
+import { CommandEntity } from '../data-access/commands.entities.js';
+import { COMMANDS_SCHEMA } from '../data-access/migrations/commands.schema.js';
+import { CommandState, PENDING_STATES } from '../domain/queue-rules.js';
+import { CommandsRetentionService } from './retention.service.js';
+
+const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
+const NOW = new Date('2026-06-01T12:00:00.000Z');
+const DAY_MS = 24 * 60 * 60 * 1000;
+const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
+
+function command(commandUuid: string, state: CommandState, updatedAt: Date): CommandEntity {
+  return Object.assign(new CommandEntity(), {
+    enrollmentId: 'E-RETENTION',
+    commandUuid,
+    udid: 'udid-retention',
+    requestType: 'InstallProfile',
+    body: 'PGRpY3Q+PC9kaWN0Pg==',
+    bootstrapTokenReason: null,
+    whileAwaitingConfiguration: false,
+    sequence: 1,
+    state,
+    deliveries: 1,
+    notNowSessionId: null,
+    correlationId: null,
+    queuedAt: updatedAt,
+    lastDeliveredAt: updatedAt,
+    lastReportAt: updatedAt,
+    updatedAt,
+  });
+}
+
+describe('the commands service’s retention', () => {
+  let scratch: ScratchDatabases;
+
+  beforeAll(async () => {
+    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
+    scratch = await ScratchDatabases.create(POSTGRES);
+  });
+
+  afterAll(async () => {
+    await scratch.close();
+  });
+
+  it('counts every state as either pending or finished, never both', () => {
+    for (const state of FINISHED_STATES) {
+      expect(PENDING_STATES).not.toContain(state);
+    }
+    expect(FINISHED_STATES.length + PENDING_STATES.length).toBe(8);
+  });
+
+  describe.each(DIALECTS)('on %s', (dialect) => {
+    let dataSource: DataSource;
+    let retention: CommandsRetentionService;
+
+    beforeAll(async () => {
+      dataSource = await scratch.open(COMMANDS_SCHEMA, dialect);
+      retention = new CommandsRetentionService(
+        { retentionDays: 30, inboxRetentionDays: 7 },
+        new CommandRetentionRepository(dataSource),
+        new MessageInbox(dataSource),
+      );
+    });
+
+    afterAll(async () => {
+      await dataSource.destroy();
+    });
+
+    beforeEach(async () => {
+      await dataSource.getRepository(CommandEntity).clear();
+      await dataSource.getRepository(InboxMessageEntity).clear();
+    });
+
+    it('deletes finished commands older than the retention, and nothing pending or recent', async () => {
+      const old = FINISHED_STATES.map((state) => command(`old-${state}`, state, daysAgo(31)));
+      const kept = [
+        ...FINISHED_STATES.map((state) => command(`recent-${state}`, state, daysAgo(29))),
+        ...PENDING_STATES.map((state) => command(`waiting-${state}`, state, daysAgo(90))),
+      ];
+      await dataSource.getRepository(CommandEntity).insert([...old, ...kept]);
+
+      const deleted = await retention.purge(NOW);
+
+      expect(deleted).toEqual({ commands: old.length, inboxMessages: 0 });
+      const left = await dataSource
+        .getRepository(CommandEntity)
+        .find({ order: { commandUuid: 'ASC' } });
+      expect(left.map((row) => row.commandUuid)).toEqual(kept.map((row) => row.commandUuid).sort());
+    });
+
+    it('deletes a backlog in several batches within one pass', async () => {
+      const backlog = Array.from({ length: RETENTION_BATCH * 2 + 7 }, (_, index) =>
+        command(`backlog-${String(index).padStart(5, '0')}`, 'acknowledged', daysAgo(45)),
+      );
+      for (let start = 0; start < backlog.length; start += 100) {
+        await dataSource.getRepository(CommandEntity).insert(backlog.slice(start, start + 100));
+      }
+
+      await expect(retention.purge(NOW)).resolves.toEqual({
+        commands: backlog.length,
+        inboxMessages: 0,
+      });
+      expect(await dataSource.getRepository(CommandEntity).count()).toBe(0);
+    });
+
+    it('forgets handled message ids after the inbox retention', async () => {
+      await dataSource.getRepository(InboxMessageEntity).insert([
+        { messageId: 'old-message', type: 'checkin.device.enrolled.v1', handledAt: daysAgo(8) },
+        { messageId: 'new-message', type: 'checkin.device.enrolled.v1', handledAt: daysAgo(6) },
+      ]);
+
+      await expect(retention.purge(NOW)).resolves.toEqual({ commands: 0, inboxMessages: 1 });
+      const left = await dataSource.getRepository(InboxMessageEntity).find();
+      expect(left.map((row) => row.messageId)).toEqual(['new-message']);
+    });
+  });
+});

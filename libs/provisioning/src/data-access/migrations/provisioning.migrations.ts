@@ -1,0 +1,10 @@
+// Written by `npm run migrations:generate`: every migration in this folder, oldest first.
+import type { ServiceMigrations } from '@turnaround/platform';
+
+import { Initial1796420200197 as PostgresInitial1796420200197 } from './postgres/1796420200197-Initial.js';
+import { Initial1796420200197 as SqliteInitial1796420200197 } from './sqlite/1796420200197-Initial.js';
+
+export const PROVISIONING_MIGRATIONS: ServiceMigrations = {
+  postgres: [PostgresInitial1796420200197],
+  sqlite: [SqliteInitial1796420200197],
+};

@@ -1,0 +1,124 @@
+import { DataSource } from 'typeorm';
+
+import { setLogLevel } from '@turnaround/platform';
+import {
+  DIALECTS,
+  LOCAL_POSTGRES,
+  queryPlan,
+  scansWholeTable,
+  ScratchDatabases,
+  StatementLog,
+} from '@turnaround/testing';
+
+import { cycleRow, deviceRow } from '../testing/cycles.js';
+import { CycleRetentionRepository } from './cycle-retention.repository.js';
+import { PROVISIONING_SCHEMA } from './migrations/provisioning.schema.js';
+import { ProvisioningRepository } from './provisioning.repository.js';
+
+const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
+
+/**
+ * The cycle state machine's questions go straight to their rows through an index: cycles pile up
+ * one per device per shift, and the timer asks twice a second whatever their number.
+ */
+describe('the RTS cycles’ query plans', () => {
+  let scratch: ScratchDatabases;
+
+  beforeAll(async () => {
+    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
+    scratch = await ScratchDatabases.create(POSTGRES);
+  });
+
+  afterAll(async () => {
+    await scratch.close();
+  });
+
+  describe.each(DIALECTS)('on %s', (dialect) => {
+    const log = new StatementLog();
+    const now = new Date('2026-06-01T12:00:00.000Z');
+    let dataSource: DataSource;
+    let repository: ProvisioningRepository;
+
+    beforeAll(async () => {
+      dataSource = await scratch.open(PROVISIONING_SCHEMA, dialect, log);
+      repository = new ProvisioningRepository(dataSource);
+      await repository.saveDevice(deviceRow('udid-plans', now));
+      await repository.startCycle(cycleRow('cycle-plans', 'udid-plans', 'requested', now));
+    });
+
+    afterAll(async () => {
+      await dataSource.destroy();
+    });
+
+    // The operation, and the index its main question must use (when it is not a primary key).
+    const operations: [string, () => Promise<unknown>, string?][] = [
+      [
+        'the current cycle of a device is read',
+        async () => {
+          const device = await repository.findDevice('udid-plans');
+          await repository.findCycle(device!.currentCycleId!);
+        },
+      ],
+      [
+        'the timer looks for overdue cycles',
+        () => repository.overdueCycles(now),
+        'rts_cycles_state_deadline_at',
+      ],
+      [
+        'the timer looks for due releases',
+        () => repository.releaseDue(now),
+        'rts_cycles_state_release_due_at',
+      ],
+      [
+        'a device’s cycles and their history are listed',
+        async () => {
+          const cycles = await repository.cyclesOf('udid-plans');
+          await repository.transitionsOf(cycles.map((cycle) => cycle.id));
+        },
+        'rts_cycles_udid_requested_at',
+      ],
+      [
+        'a cycle moves on, if it is still where it was read',
+        async () => {
+          const cycle = await repository.findCycle('cycle-plans');
+          await repository.recordTransition(
+            { ...cycle!, state: 'erase-queued' },
+            'requested',
+            'queued',
+            now,
+          );
+        },
+      ],
+      ['metrics count the unfinished cycles', () => repository.countUnfinishedCycles()],
+      [
+        'retention deletes ended cycles',
+        () => new CycleRetentionRepository(dataSource).deleteEnded(now, 500),
+        'rts_cycles_ended_at',
+      ],
+    ];
+
+    // Every row as long as the test function's parameters: jest would take a missing one for `done`.
+    const rows = operations.map(
+      ([operation, work, index]) => [operation, work, index ?? null] as const,
+    );
+
+    it.each(rows)('reads through an index when %s', async (_operation, work, index) => {
+      const statements = await log.during(work);
+      const plans: string[] = [];
+
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        const plan = await queryPlan(dataSource, statement);
+        plans.push(plan);
+        expect({ statement: statement.query, plan, wholeTable: scansWholeTable(plan) }).toEqual({
+          statement: statement.query,
+          plan,
+          wholeTable: false,
+        });
+      }
+      if (index) {
+        expect(plans.join('\n')).toContain(index);
+      }
+    });
+  });
+});
