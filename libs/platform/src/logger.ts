@@ -1,5 +1,7 @@
 import { pino, Logger as PinoLogger } from 'pino';
 
+import { logContextFields } from './log-context.js';
+
 export type Logger = PinoLogger;
 
 /**
@@ -18,6 +20,11 @@ const SECRET_FIELDS = [
   'body',
   'privateKeyPem',
   'apiKey',
+  'bypassCode',
+  'wifiProfileData',
+  'mdmProfileData',
+  'WiFiProfileData',
+  'MDMProfileData',
 ];
 
 let root: PinoLogger | undefined;
@@ -37,6 +44,21 @@ export function serializeError(error: unknown): unknown {
   return serialized;
 }
 
+/**
+ * A line's own fields over the context's, except that a field the line leaves undefined (a udid
+ * not known yet where it was logged) does not hide the context's value.
+ */
+function mergeOverContext(line: object, context: object): object {
+  const merged = context as Record<string, unknown>;
+  for (const [key, value] of Object.entries(line)) {
+    if (value !== undefined || !(key in merged)) {
+      merged[key] = value;
+    }
+  }
+
+  return merged;
+}
+
 export function rootLogger(): PinoLogger {
   root ??= pino({
     level: 'info',
@@ -44,6 +66,10 @@ export function rootLogger(): PinoLogger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     serializers: { err: serializeError },
+    // The correlation id (and the device, the message) of whatever is running goes on every
+    // line; fields the line sets itself win over these.
+    mixin: logContextFields,
+    mixinMergeStrategy: mergeOverContext,
     redact: {
       paths: SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
       censor: '[redacted]',
@@ -60,4 +86,16 @@ export function createLogger(component: string): Logger {
 
 export function setLogLevel(level: string): void {
   rootLogger().level = level;
+}
+
+/** Where log lines go instead of stdout until the returned function is called (tests read them). */
+export function redirectLogs(destination: { write(line: string): void }): () => void {
+  // Every logger is a child of the root and reads the stream through it.
+  const root = rootLogger() as unknown as Record<symbol, unknown>;
+  const original = root[pino.symbols.streamSym];
+  root[pino.symbols.streamSym] = destination;
+
+  return () => {
+    root[pino.symbols.streamSym] = original;
+  };
 }

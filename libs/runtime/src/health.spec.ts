@@ -15,7 +15,7 @@ import { startServices } from './bootstrap.js';
 @Module({})
 class EmptyService {
   static register(config: ReturnType<typeof loadConfig>): DynamicModule {
-    return { module: EmptyService, imports: persistenceFor('escrow', config, []) };
+    return { module: EmptyService, imports: persistenceFor({ service: 'escrow', entities: [], migrations: { postgres: [], sqlite: [] } }, config) };
   }
 }
 

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Put, Req, Res, Post } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
-import { answerDeviceError, createLogger, readRawBody, writeDeviceReply } from '@turnaround/platform';
+import { annotateLogContext, answerDeviceError, createLogger, deviceRequestTimer, readRawBody, writeDeviceReply } from '@turnaround/platform';
 import { parseCheckIn } from '@turnaround/protocol';
 
 import { checkFieldLimits } from '../domain/field-limits.js';
@@ -27,6 +27,7 @@ export class CheckinRoutesController {
 
   @Put('checkin')
   async checkIn(@Req() request: Request, @Res() response: Response): Promise<void> {
+    const answered = deviceRequestTimer('checkin');
     let udid: string | undefined;
     let messageType: string | undefined;
     try {
@@ -36,11 +37,14 @@ export class CheckinRoutesController {
       checkFieldLimits(message);
       udid = message.udid ?? message.enrollmentId;
       messageType = message.messageType;
+      annotateLogContext({ udid, messageType });
       const reply = await this.checkin.handle(message, identity);
       this.logger.debug({ udid, messageType, status: reply.status }, 'check-in answered');
       writeDeviceReply(response, reply);
     } catch (error) {
       answerDeviceError(response, request, this.logger, error, { udid, messageType });
+    } finally {
+      answered(messageType, response.statusCode);
     }
   }
 
@@ -50,21 +54,27 @@ export class CheckinRoutesController {
    */
   @Get('enroll')
   async enrollmentProfile(@Req() request: Request, @Res() response: Response): Promise<void> {
+    const answered = deviceRequestTimer('enroll');
     try {
       writeDeviceReply(response, { status: 200, body: await this.profiles.issue(), contentType: 'application/x-apple-aspen-config' });
     } catch (error) {
       answerDeviceError(response, request, this.logger, error);
+    } finally {
+      answered('Profile', response.statusCode);
     }
   }
 
   /** The ADE profile `url`: the device POSTs its CMS-signed MachineInfo (protocol doc §5.2, §6). */
   @Post('enroll')
   async enrollmentProfileForMachineInfo(@Req() request: Request, @Res() response: Response): Promise<void> {
+    const answered = deviceRequestTimer('enroll');
     try {
       const body = await readRawBody(request, this.settings.maxBodyBytes);
       writeDeviceReply(response, await this.machineInfoEnrollment.answer(body));
     } catch (error) {
       answerDeviceError(response, request, this.logger, error);
+    } finally {
+      answered('MachineInfo', response.statusCode);
     }
   }
 }
