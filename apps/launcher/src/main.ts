@@ -8,8 +8,8 @@ import pg from 'pg';
 import { createLogger } from '@turnaround/platform';
 
 /**
- * Distributed mode on one machine: the four services as separate processes on RabbitMQ and
- * PostgreSQL, behind a small path router on one port, as an ingress would put them on Kubernetes.
+ * Distributed mode on one machine: the four services and the outbox relay as separate processes on
+ * RabbitMQ and PostgreSQL, behind a small path router on one port, as an ingress would put them on Kubernetes.
  * Environment: AMQP_URL and DATABASE_URL (defaults: the local RabbitMQ and PostgreSQL), PORT
  * (the router's, 8080), TURNAROUND_SERVICE_PORT_BASE (the four services', 8081 to 8084).
  */
@@ -37,6 +37,8 @@ const SERVICES = [
   { name: 'commands', port: portBase + 1, prefixes: ['/mdm/server'] },
   { name: 'escrow', port: portBase + 2, prefixes: [] },
   { name: 'provisioning', port: portBase + 3, prefixes: ['/api'] },
+  // Publishes the four services' outboxes; they run with TURNAROUND_OUTBOX_RELAY=external.
+  { name: 'relay', port: portBase + 4, prefixes: [] },
 ] as const;
 
 const routerPort = port('PORT', 8080);
@@ -64,18 +66,61 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/**
+ * Runs the migrate command, as the init containers of a cluster do, and waits for it: services on
+ * PostgreSQL refuse to start on a schema that is behind. It is the same entry point rather than an
+ * import, so the launcher stays a process supervisor that knows no service's tables.
+ */
+async function migrate(): Promise<void> {
+  const child = spawn(process.execPath, ['--enable-source-maps', resolve(appsDir, 'migrate/src/main.js')], {
+    env: { ...env, DATABASE_URL: databaseUrl },
+    stdio: 'inherit',
+  });
+  const code = await new Promise<number | null>((done, fail) => {
+    child.on('error', fail);
+    child.on('exit', (exitCode) => done(exitCode));
+  });
+  if (code !== 0) {
+    throw new Error(`the migrations failed (exit code ${code})`);
+  }
+}
+
+/** Exits in a row, each soon after its start, after which a service counts as crash-looping. */
+const CRASH_LOOP_STARTS = 3;
+const STABLE_AFTER_MS = 10_000;
+const quickExits = new Map<string, number>();
+
+/**
+ * Starts a service and, like Kubernetes, starts it again when it exits: a killed or crashed
+ * service comes back and the others carry on (the outbox and the broker keep what it missed).
+ * One that keeps exiting right after its start stops everything, with the reason in the log.
+ */
 function start(service: (typeof SERVICES)[number]): void {
+  const startedAt = Date.now();
   const child = spawn(process.execPath, ['--enable-source-maps', resolve(appsDir, service.name, 'src/main.js')], {
-    env: { ...env, PORT: String(service.port), DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, TURNAROUND_PUBLIC_URL: publicUrl },
+    env: { ...env, PORT: String(service.port), DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_OUTBOX_RELAY: 'external' },
     stdio: 'inherit',
   });
   children.set(service.name, child);
   child.on('exit', (code, signal) => {
     children.delete(service.name);
-    if (!stopping) {
-      logger.error({ service: service.name, code, signal }, 'service exited; stopping the others');
-      void stop(1);
+    if (stopping) {
+      return;
     }
+    const quick = Date.now() - startedAt < STABLE_AFTER_MS ? (quickExits.get(service.name) ?? 0) + 1 : 0;
+    quickExits.set(service.name, quick);
+    if (quick >= CRASH_LOOP_STARTS) {
+      logger.error({ service: service.name, code, signal, exits: quick }, 'service keeps exiting right after its start; stopping the others');
+      void stop(1);
+
+      return;
+    }
+    logger.error({ service: service.name, code, signal }, 'service exited; starting it again');
+    setTimeout(() => {
+      if (!stopping) {
+        start(service);
+      }
+    }, 1_000);
   });
 }
 
@@ -107,6 +152,7 @@ async function stop(code: number): Promise<void> {
 
 async function main(): Promise<void> {
   await ensureDatabase(databaseUrl);
+  await migrate();
   // check-in first: it creates the CA the others verify signatures against.
   start(SERVICES[0]);
   await waitUntilListening(SERVICES[0].port, 30_000);

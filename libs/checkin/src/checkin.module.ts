@@ -3,7 +3,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
 
-import { CHECKIN_ENTITIES } from './data-access/checkin.entities.js';
+import { CHECKIN_SCHEMA } from './data-access/migrations/checkin.schema.js';
 import { CheckinRepository } from './data-access/checkin.repository.js';
 import { CheckinRequestsConsumer } from './feature/checkin-requests.consumer.js';
 import { CheckinService } from './feature/checkin.service.js';
@@ -12,6 +12,7 @@ import { CheckinRoutesController } from './feature/device-routes.controller.js';
 import { DeviceIdentityService } from './feature/device-identity.service.js';
 import { EnrollmentProfileService } from './feature/enrollment-profile.service.js';
 import { MachineInfoEnrollmentService } from './feature/machine-info-enrollment.service.js';
+import { CheckinRetentionService } from './feature/retention.service.js';
 import { ReturnToServiceCheckinService } from './feature/return-to-service-checkin.service.js';
 
 /** The check-in URL, enrollment profiles and device identities. */
@@ -21,8 +22,8 @@ export class CheckinModule {
     return {
       module: CheckinModule,
       imports: [
-        ...persistenceFor('checkin', config, CHECKIN_ENTITIES),
-        MessagingModule.forService('checkin', transport),
+        ...persistenceFor(CHECKIN_SCHEMA, config),
+        MessagingModule.forService('checkin', transport, { relay: config.outboxRelay }),
       ],
       controllers: [CheckinRoutesController, CheckinRequestsConsumer],
       providers: [
@@ -44,6 +45,7 @@ export class CheckinModule {
         EnrollmentProfileService,
         MachineInfoEnrollmentService,
         ReturnToServiceCheckinService,
+        CheckinRetentionService.provider(config),
       ],
     };
   }

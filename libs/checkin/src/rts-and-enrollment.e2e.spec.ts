@@ -384,7 +384,7 @@ describe('check-in service with provisioning and escrow on the bus', () => {
       expect(provisioning.cycles.get(event!.data.cycleId!)!.state).toBe('failed');
     });
 
-    it('withdraws the erase when provisioning cannot be told, so no device waits for a DeviceConfigured that never comes', async () => {
+    it('answers with the erase while the broker is down: the answer waits in the outbox and reaches provisioning once it is back', async () => {
       const udid = 'UDID-RTS-BROKER-DOWN';
       provisioning.settings.set(udid, { wifiProfile: WIFI_PROFILE, preserveApps: false });
       const { device } = await visionPro(udid);
@@ -392,9 +392,17 @@ describe('check-in service with provisioning and escrow on the bus', () => {
 
       const { answer, plist } = await returnToService(device, udid);
 
-      expect(publish).toHaveBeenCalledWith(expect.objectContaining({ type: ReturnToServiceAnswered.routingKey, subject: udid }));
       expect(answer.status).toBe(200);
-      expect(plist).toEqual({ ReturnToService: { Enabled: false } });
+      expect((plist.ReturnToService as PlistDict).Enabled).toBe(true);
+      for (let waited = 0; !answered.some((envelope) => envelope.subject === udid); waited += 50) {
+        if (waited > 20_000) {
+          throw new Error('the staged answer never reached provisioning');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const attempts = publish.mock.calls.filter(([envelope]) => envelope.type === ReturnToServiceAnswered.routingKey && envelope.subject === udid);
+      expect(attempts).toHaveLength(2);
+      expect(answered.filter((envelope) => envelope.subject === udid)).toHaveLength(1);
     });
 
     it('answers Enabled false without asking provisioning when the device has not finished enrolling', async () => {

@@ -4,7 +4,9 @@ import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
 
 import { CommandQueueRepository } from './data-access/command-queue.repository.js';
-import { COMMANDS_ENTITIES } from './data-access/commands.entities.js';
+import { CommandRetentionRepository } from './data-access/command-retention.repository.js';
+import { LastSeenRepository } from './data-access/last-seen.repository.js';
+import { COMMANDS_SCHEMA } from './data-access/migrations/commands.schema.js';
 import { CommandEventPublisher } from './feature/command-events.service.js';
 import { CommandSessionController } from './feature/command-session.controller.js';
 import { CommandSessionService } from './feature/command-session.service.js';
@@ -12,7 +14,10 @@ import { COMMANDS_CONFIG } from './feature/commands.config.js';
 import { DeviceSignatureService } from './feature/device-signature.service.js';
 import { EscrowClient } from './feature/escrow-client.service.js';
 import { IdentityResolver } from './feature/identity-resolver.service.js';
+import { ProvisioningClient } from './feature/provisioning-client.service.js';
 import { QueueEventsConsumer } from './feature/queue-events.consumer.js';
+import { QueueMetrics } from './feature/queue-metrics.js';
+import { CommandsRetentionService } from './feature/retention.service.js';
 
 /**
  * The commands service: the device command URL (`PUT /mdm/server`), the per-enrollment command
@@ -25,18 +30,23 @@ export class CommandsModule {
     return {
       module: CommandsModule,
       imports: [
-        ...persistenceFor('commands', config, COMMANDS_ENTITIES),
-        MessagingModule.forService('commands', transport),
+        ...persistenceFor(COMMANDS_SCHEMA, config),
+        MessagingModule.forService('commands', transport, { relay: config.outboxRelay }),
       ],
       controllers: [CommandSessionController, QueueEventsConsumer],
       providers: [
         { provide: COMMANDS_CONFIG, useValue: config },
         CommandEventPublisher,
         CommandQueueRepository,
+        CommandRetentionRepository,
+        CommandsRetentionService.provider(config),
+        LastSeenRepository,
         CommandSessionService,
         DeviceSignatureService,
         EscrowClient,
         IdentityResolver,
+        ProvisioningClient,
+        QueueMetrics,
       ],
       exports: [CommandQueueRepository],
     };

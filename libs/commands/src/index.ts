@@ -9,3 +9,4 @@ export type {
 } from './data-access/command-queue.repository.js';
 export type { CommandState, Placement } from './domain/queue-rules.js';
 export type { ReportStatus } from './domain/report-rules.js';
+export { COMMANDS_SCHEMA } from './data-access/migrations/commands.schema.js';

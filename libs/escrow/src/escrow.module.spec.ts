@@ -23,7 +23,7 @@ import {
   StoreActivationLockBypassCode,
   StoreBootstrapToken,
 } from '@turnaround/contracts';
-import { BusServer, InProcessTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
+import { BusServer, InProcessTransport } from '@turnaround/messaging';
 import { loadConfig, rootLogger, TurnaroundConfig } from '@turnaround/platform';
 import { freeLoopbackPort } from '@turnaround/testing';
 
@@ -102,7 +102,7 @@ async function bootWith(config: TurnaroundConfig): Promise<Running> {
     logger: false,
   });
   app.connectMicroservice({
-    strategy: new BusServer('escrow', SERVICE_TRANSPORTS.escrow, transport),
+    strategy: BusServer.forService(app, 'escrow', transport),
   });
   await app.init();
   await app.startAllMicroservices();

@@ -4,7 +4,8 @@ import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { ADOPTED_ESCROW_KEY_ID, persistenceFor, TurnaroundConfig } from '@turnaround/platform';
 
 import { ActivationLockRepository } from './data-access/activation-lock.repository.js';
-import { ESCROW_ENTITIES } from './data-access/escrow.entities.js';
+import { AuditRetentionRepository } from './data-access/audit-retention.repository.js';
+import { ESCROW_SCHEMA } from './data-access/migrations/escrow.schema.js';
 import { EscrowRepository } from './data-access/escrow.repository.js';
 import { KeyRing } from './domain/key-ring.js';
 import { SecretSealer } from './domain/secret-sealing.js';
@@ -13,6 +14,7 @@ import { EscrowConsumer } from './feature/escrow.consumer.js';
 import { EscrowStatusService } from './feature/escrow-status.service.js';
 import { EscrowService } from './feature/escrow.service.js';
 import { KeyRotationService } from './feature/key-rotation.service.js';
+import { EscrowRetentionService } from './feature/retention.service.js';
 
 /**
  * The escrow service: bootstrap tokens and Activation Lock bypass codes sealed at rest under a
@@ -33,8 +35,8 @@ export class EscrowModule {
     return {
       module: EscrowModule,
       imports: [
-        ...persistenceFor('escrow', config, ESCROW_ENTITIES),
-        MessagingModule.forService('escrow', transport),
+        ...persistenceFor(ESCROW_SCHEMA, config),
+        MessagingModule.forService('escrow', transport, { relay: config.outboxRelay }),
       ],
       controllers: [EscrowConsumer],
       providers: [
@@ -45,7 +47,9 @@ export class EscrowModule {
         },
         { provide: UnlockOrganization, useValue: new UnlockOrganization(config.organization) },
         ActivationLockService,
+        AuditRetentionRepository,
         EscrowRepository,
+        EscrowRetentionService.provider(config),
         EscrowService,
         EscrowStatusService,
         KeyRotationService,

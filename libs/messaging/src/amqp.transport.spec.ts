@@ -4,7 +4,7 @@ import * as amqp from 'amqplib';
 
 import { ContractViolation, createEnvelope, DeviceCheckedOut, Envelope, ResolveIdentity } from '@turnaround/contracts';
 
-import { AmqpTransport } from './amqp.transport.js';
+import { AmqpTransport, DELIVERY_LIMIT } from './amqp.transport.js';
 import { RequestTimeoutError } from './transport.js';
 
 // Integration test: the RabbitMQ on this machine (CI starts it). Each run uses its own groups.
@@ -49,7 +49,7 @@ describe('AmqpTransport (RabbitMQ)', () => {
     const connection = await amqp.connect(url);
     const channel = await connection.createChannel();
     for (const name of groups) {
-      for (const kind of ['events', 'retry', 'dead-letter', 'requests'] as const) {
+      for (const kind of ['events', 'dead-letter', 'requests'] as const) {
         await channel.deleteQueue(transports[0]!.queueName(name, kind)).catch(() => undefined);
       }
     }
@@ -90,22 +90,89 @@ describe('AmqpTransport (RabbitMQ)', () => {
     expect(seen.sort()).toEqual(['checked-out:checkin.device.checked-out.v1', 'other:checkin.device.other.v1']);
   });
 
-  it('retries a failing delivery through the retry queue, then succeeds', async () => {
+  it('retries a failing delivery in place, so a later event of the same device waits for it', async () => {
     const bus = await transport();
-    let attempts = 0;
+    const seen: string[] = [];
+    let failures = 0;
     await bus.subscribe(group('retry'), [DeviceCheckedOut.routingKey], async (envelope) => {
-      if ((envelope.data as { enrollmentId: string }).enrollmentId !== `retry-${run}`) {
-        return;
-      }
-      attempts += 1;
-      if (attempts < 2) {
+      const { enrollmentId } = envelope.data as { enrollmentId: string };
+      if (enrollmentId === 'first' && failures < 2) {
+        failures += 1;
         throw new Error('transient');
       }
+      seen.push(enrollmentId);
     });
-    await bus.publish(checkedOut(`U-${run}`, `retry-${run}`));
-    await until(() => attempts >= 2);
+    const udid = `U-retry-${run}`;
+    await bus.publish(checkedOut(udid, 'first'));
+    await bus.publish(checkedOut(udid, 'second'));
+    await until(() => seen.length >= 2);
 
-    expect(attempts).toBe(2);
+    expect(failures).toBe(2);
+    expect(seen).toEqual(['first', 'second']);
+  });
+
+  it('keeps one device in order across replicas: one consumer is active, the other stands by and takes over', async () => {
+    const [publisher, first, second] = [await transport(), await transport(), await transport()];
+    const name = group('replicas');
+    const seen: { replica: string; enrollmentId: string }[] = [];
+    const subscribe = (bus: AmqpTransport, replica: string): Promise<void> =>
+      bus.subscribe(name, [DeviceCheckedOut.routingKey], async (envelope) => {
+        seen.push({ replica, enrollmentId: (envelope.data as { enrollmentId: string }).enrollmentId });
+      });
+    await subscribe(first, 'first');
+    await subscribe(second, 'second');
+    const udid = `U-replicas-${run}`;
+    const sent = Array.from({ length: 20 }, (_, index) => `E${index}`);
+    for (const enrollmentId of sent) {
+      await publisher.publish(checkedOut(udid, enrollmentId));
+    }
+    await until(() => seen.length >= 20);
+
+    expect(seen.map((entry) => entry.enrollmentId)).toEqual(sent);
+    expect(new Set(seen.map((entry) => entry.replica)).size).toBe(1);
+
+    const active = seen[0]!.replica === 'first' ? first : second;
+    const standby = seen[0]!.replica === 'first' ? 'second' : 'first';
+    await active.close();
+    await publisher.publish(checkedOut(udid, 'after-failover'));
+    await until(() => seen.some((entry) => entry.enrollmentId === 'after-failover'));
+
+    // At least once: a message the closed replica had not yet acknowledged comes again, before
+    // the new one and in order (services' inboxes drop such repeats).
+    const afterClose = seen.slice(20);
+    expect(afterClose.every((entry) => entry.replica === standby)).toBe(true);
+    expect(afterClose.at(-1)!.enrollmentId).toBe('after-failover');
+    const repeats = afterClose.slice(0, -1).map((entry) => entry.enrollmentId);
+    expect(repeats).toEqual(sent.slice(sent.length - repeats.length));
+  });
+
+  it('has the broker dead-letter a message that keeps coming back (a consumer that dies on it)', async () => {
+    const bus = await transport();
+    const name = group('crashing');
+    await bus.subscribe(name, [DeviceCheckedOut.routingKey], async () => undefined);
+    await bus.close();
+    const connection = await amqp.connect(url);
+    const channel = await connection.createChannel();
+    const tap = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(tap.queue, bus.exchanges.deadLetter, `${name}.#`);
+    const deadLetters: amqp.ConsumeMessage[] = [];
+    await channel.consume(tap.queue, (message) => message && deadLetters.push(message), { noAck: true });
+    const publisher = await transport();
+    await publisher.publish(checkedOut(`U-crash-${run}`, 'kills-its-consumer'));
+    // Each requeue stands for a consumer that died before acknowledging.
+    let deliveries = 0;
+    await channel.consume(bus.queueName(name, 'events'), (message) => {
+      if (message) {
+        deliveries += 1;
+        channel.nack(message, false, true);
+      }
+    });
+    await until(() => deadLetters.length > 0);
+    await connection.close();
+
+    expect(deliveries).toBe(DELIVERY_LIMIT + 1);
+    expect(deadLetters[0]!.fields.routingKey).toBe(`${name}.delivery-limit`);
+    expect(deadLetters[0]!.properties.headers?.['x-first-death-reason']).toBe('delivery_limit');
   });
 
   it('dead-letters a message that breaks its contract at once, with the reason in a header', async () => {

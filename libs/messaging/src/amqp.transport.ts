@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as amqp from 'amqplib';
 
 import { Envelope } from '@turnaround/contracts';
-import { createLogger, SerialLanes } from '@turnaround/platform';
+import { createLogger, runWithMessageContext, SerialLanes } from '@turnaround/platform';
 
 import { deliver } from './delivery.js';
 import {
@@ -21,7 +21,9 @@ import {
 } from './transport.js';
 
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
-const ATTEMPT_HEADER = 'x-turnaround-attempt';
+const REASON_HEADER = 'x-turnaround-dead-letter-reason';
+/** Deliveries of one message (crashes and requeues included) before the broker dead-letters it. */
+export const DELIVERY_LIMIT = 10;
 
 interface Route {
   routingKeys: readonly string[];
@@ -50,8 +52,17 @@ export interface AmqpTransportOptions {
 
 /**
  * RabbitMQ, with the delivery guarantees Nest's built-in RMQ transport does not give by default:
- * persistent messages, publisher confirms, explicit acknowledgement after the handler finished,
- * retries through a delay queue, and a dead-letter exchange that records why a message died.
+ * persistent messages, publisher confirms, explicit acknowledgement after the handler's unit of
+ * work committed, and a dead-letter exchange that records why a message died.
+ *
+ * Topology, declared here: a topic exchange for events, a direct exchange for requests, and per
+ * consuming service a durable quorum queue with a single active consumer, so that however many
+ * replicas of a service run, one reads the queue at a time and one device's events are handled in
+ * the order they were published (the replicas stand by and take over when it goes). Within that
+ * consumer a device's events run one after another while different devices run side by side, and a
+ * failed event is retried in place, with backoff, so that a later event of the same device cannot
+ * overtake it. Past the retry policy it is dead-lettered with the reason; a message that keeps
+ * killing its consumer is dead-lettered by the broker after DELIVERY_LIMIT deliveries.
  */
 export class AmqpTransport implements MessageTransport {
   private readonly logger = createLogger('AmqpTransport');
@@ -73,8 +84,8 @@ export class AmqpTransport implements MessageTransport {
     this.exchanges = { events: `${namespace}.events`, requests: `${namespace}.requests`, deadLetter: `${namespace}.dead-letter` };
   }
 
-  /** The queue a consumer group reads, by kind: events, retry, dead-letter, requests. */
-  queueName(group: string, kind: 'events' | 'retry' | 'dead-letter' | 'requests'): string {
+  /** The queue a consumer group reads, by kind: events, dead-letter, requests. */
+  queueName(group: string, kind: 'events' | 'dead-letter' | 'requests'): string {
     return `${this.options.namespace ?? 'turnaround'}.${group}.${kind}`;
   }
 
@@ -111,11 +122,10 @@ export class AmqpTransport implements MessageTransport {
     await new Promise<void>((resolve, reject) => {
       channel.publish(this.exchanges.events, envelope.type, Buffer.from(JSON.stringify(envelope)), {
         persistent: true,
-        contentType: 'application/json',
+        contentType: 'application/cloudevents+json',
         messageId: envelope.id,
         type: envelope.type,
         timestamp: Math.floor(Date.parse(envelope.time) / 1000),
-        headers: { [ATTEMPT_HEADER]: 1 },
       }, (error) => (error ? reject(new Error(`broker refused ${envelope.type}: ${String(error)}`)) : resolve()));
     });
   }
@@ -171,7 +181,7 @@ export class AmqpTransport implements MessageTransport {
       correlationId,
       replyTo: REPLY_QUEUE,
       expiration: String(timeoutMs),
-      contentType: 'application/json',
+      contentType: 'application/cloudevents+json',
       messageId: envelope.id,
       type: envelope.type,
     });
@@ -221,13 +231,17 @@ export class AmqpTransport implements MessageTransport {
       return;
     }
     const deadLetters = this.queueName(entry.group, 'dead-letter');
-    const retries = this.queueName(entry.group, 'retry');
-    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    await channel.assertQueue(deadLetters, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    await channel.assertQueue(retries, {
+    await channel.assertQueue(queue, {
       durable: true,
-      arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-single-active-consumer': true,
+        'x-delivery-limit': DELIVERY_LIMIT,
+        'x-dead-letter-exchange': this.exchanges.deadLetter,
+        'x-dead-letter-routing-key': `${entry.group}.delivery-limit`,
+      },
     });
+    await channel.assertQueue(deadLetters, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await channel.bindQueue(deadLetters, this.exchanges.deadLetter, `${entry.group}.#`);
     await this.bind(channel, entry, keys);
     await channel.consume(queue, (message) => message && this.onEvent(channel, entry, message));
@@ -242,9 +256,11 @@ export class AmqpTransport implements MessageTransport {
 
       return;
     }
-    const attempt = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 1);
-    // A retried message comes back from the retry queue under the queue's name, so the event's
-    // own type, not the delivery's routing key, says which handler it is for.
+    if (typeof envelope !== 'object' || envelope === null || typeof envelope.type !== 'string' || typeof envelope.subject !== 'string') {
+      this.deadLetter(channel, entry, message, 'CONTRACT.VIOLATION: not an event envelope (type and subject are required)');
+
+      return;
+    }
     const route = this.routeOf(entry, envelope.type);
     if (!route) {
       this.deadLetter(channel, entry, message, `BUS.NO_HANDLER: ${entry.group} has no handler for ${envelope.type}`);
@@ -252,26 +268,37 @@ export class AmqpTransport implements MessageTransport {
       return;
     }
     void this.lanes.run(`${entry.group}:${envelope.subject}`, async () => {
-      const outcome = await deliver(route.handler as EventHandler, envelope, attempt, this.policy);
-      const fields = { group: entry.group, type: envelope.type, messageId: envelope.id, udid: envelope.subject, attempt };
-      if (outcome.action === 'ack') {
-        channel.ack(message);
+      const fields = { group: entry.group, type: envelope.type, messageId: envelope.id, udid: envelope.subject };
+      for (let attempt = 1; ; attempt += 1) {
+        const outcome = await deliver(entry.group, route.handler as EventHandler, envelope, attempt, this.policy);
+        if (outcome.action === 'ack') {
+          channel.ack(message);
 
-        return;
-      }
-      if (outcome.action === 'dead-letter') {
-        this.logger.error({ ...fields, reason: outcome.reason }, 'message dead-lettered');
-        this.deadLetter(channel, entry, message, outcome.reason);
+          return;
+        }
+        if (outcome.action === 'dead-letter' || this.closing) {
+          if (this.closing && outcome.action === 'retry') {
+            // Shutting down: leave it to the next consumer rather than killing it.
+            channel.nack(message, false, true);
 
-        return;
+            return;
+          }
+          this.logger.error({ ...fields, attempt, reason: outcome.reason }, 'message dead-lettered');
+          this.deadLetter(channel, entry, message, outcome.reason);
+
+          return;
+        }
+        this.logger.warn({ ...fields, attempt, reason: outcome.reason }, 'message delivery failed, will retry');
+        await sleep(retryDelay(this.policy, attempt));
       }
-      this.logger.warn({ ...fields, reason: outcome.reason }, 'message delivery failed, will retry');
-      this.publisher?.sendToQueue(this.queueName(entry.group, 'retry'), message.content, {
-        ...message.properties,
-        persistent: true,
-        expiration: String(retryDelay(this.policy, attempt)),
-        headers: { ...message.properties.headers, [ATTEMPT_HEADER]: attempt + 1 },
-      }, (error) => (error ? channel.nack(message, false, true) : channel.ack(message)));
+    }).catch((error: unknown) => {
+      // Usually the channel closed under a long retry: the broker redelivers the message anyway.
+      this.logger.error({ group: entry.group, reason: (error as Error).message }, 'event delivery broke; left to the broker');
+      try {
+        channel.nack(message, false, true);
+      } catch {
+        // The channel is gone; so is the delivery.
+      }
     });
   }
 
@@ -279,7 +306,7 @@ export class AmqpTransport implements MessageTransport {
     this.publisher?.publish(this.exchanges.deadLetter, `${entry.group}.${String(message.properties.type ?? message.fields.routingKey)}`, message.content, {
       ...message.properties,
       persistent: true,
-      headers: { ...message.properties.headers, 'x-turnaround-dead-letter-reason': reason, 'x-turnaround-group': entry.group },
+      headers: { ...message.properties.headers, [REASON_HEADER]: reason, 'x-turnaround-group': entry.group },
     }, (error) => (error ? channel.nack(message, false, true) : channel.ack(message)));
   }
 
@@ -293,7 +320,7 @@ export class AmqpTransport implements MessageTransport {
         if (!route) {
           throw new Error(`${entry.group} has no handler for ${message.fields.routingKey}`);
         }
-        reply = { ok: true, value: (await (route.handler as RequestHandler)(envelope)) ?? null };
+        reply = { ok: true, value: (await runWithMessageContext(envelope, () => (route.handler as RequestHandler)(envelope))) ?? null };
       } catch (error) {
         reply = { ok: false, error: describeError(error) };
       }

@@ -1,14 +1,23 @@
+import type { INestApplicationContext } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { isObservable, lastValueFrom } from 'rxjs';
 
 import { CONTRACTS, Envelope, readEnvelope, ServiceName } from '@turnaround/contracts';
 
+import { SERVICE_TRANSPORTS } from './messaging.module.js';
+import { MessageInbox } from './outbox.js';
 import { MessageTransport } from './transport.js';
 
 /**
  * Receives messages for one service through @EventPattern / @MessagePattern handlers. Handlers are
  * registered under the service's own transport id, so in the embedded default four servers share
  * one in-process transport and each still consumes as its own group.
+ *
+ * With an inbox, each event is handled in one unit of work that also records its id: what the
+ * handler writes, the events it stages in the outbox and the "handled" mark commit together, and
+ * the transport acknowledges only after that commit. A redelivered event is acknowledged unread.
  */
 export class BusServer extends Server implements CustomTransportStrategy {
   override readonly propagatesEventHandlerErrors = true;
@@ -17,8 +26,16 @@ export class BusServer extends Server implements CustomTransportStrategy {
     readonly service: ServiceName,
     override readonly transportId: symbol,
     private readonly transport: MessageTransport,
+    private readonly inbox?: MessageInbox,
   ) {
     super();
+  }
+
+  /** The bus server of a service in `app`, recording handled events in the service's inbox. */
+  static forService(app: INestApplicationContext, service: ServiceName, transport: MessageTransport): BusServer {
+    const inbox = new MessageInbox(app.get<DataSource>(getDataSourceToken(service)));
+
+    return new BusServer(service, SERVICE_TRANSPORTS[service], transport, inbox);
   }
 
   async listen(callback: (...optionalParams: unknown[]) => void): Promise<void> {
@@ -28,8 +45,10 @@ export class BusServer extends Server implements CustomTransportStrategy {
       for (const [pattern, handler] of this.messageHandlers) {
         (handler.isEventHandler ? events : requests).push(pattern);
       }
-      for (const pattern of events) {
-        await this.transport.subscribe(this.service, [pattern], (envelope) => this.onEvent(pattern, envelope));
+      // One subscription for all: a consumer that started with some routes would, on a restart
+      // with a backlog, receive events for handlers not yet added and dead-letter them.
+      if (events.length > 0) {
+        await this.transport.subscribe(this.service, events, (envelope) => this.onEvent(envelope.type, envelope));
       }
       if (requests.length > 0) {
         await this.transport.serve(this.service, requests, (envelope) => this.onRequest(envelope));
@@ -68,7 +87,12 @@ export class BusServer extends Server implements CustomTransportStrategy {
 
   private async onEvent(pattern: string, raw: Envelope): Promise<void> {
     const envelope = readEnvelope(contractFor(pattern), raw);
-    await this.handleEvent(pattern, { data: envelope });
+    if (!this.inbox) {
+      await this.handleEvent(pattern, { data: envelope });
+
+      return;
+    }
+    await this.inbox.handleOnce(envelope, () => this.handleEvent(pattern, { data: envelope }));
   }
 
   private async onRequest(raw: Envelope): Promise<unknown> {

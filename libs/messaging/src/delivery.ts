@@ -1,4 +1,5 @@
 import { ContractViolation, Envelope } from '@turnaround/contracts';
+import { recordDelivery, runWithMessageContext } from '@turnaround/platform';
 
 import { describeError, RetryPolicy } from './transport.js';
 
@@ -13,6 +14,19 @@ export type DeliveryOutcome =
  * policy's attempts are spent, then dead-letter with the last error.
  */
 export async function deliver(
+  group: string,
+  handler: (envelope: Envelope) => Promise<void>,
+  envelope: Envelope,
+  attempt: number,
+  policy: RetryPolicy,
+): Promise<DeliveryOutcome> {
+  const outcome = await runWithMessageContext(envelope, () => decide(handler, envelope, attempt, policy));
+  recordDelivery(group, envelope.type, outcome.action);
+
+  return outcome;
+}
+
+async function decide(
   handler: (envelope: Envelope) => Promise<void>,
   envelope: Envelope,
   attempt: number,

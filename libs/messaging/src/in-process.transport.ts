@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Envelope } from '@turnaround/contracts';
-import { createLogger, SerialLanes } from '@turnaround/platform';
+import { createLogger, runWithMessageContext, SerialLanes } from '@turnaround/platform';
 
 import { deliver } from './delivery.js';
 import {
@@ -9,6 +9,7 @@ import {
   describeError,
   EventHandler,
   matchesRoutingKey,
+  MessageSource,
   MessageTransport,
   NoResponderError,
   RemoteRequestError,
@@ -46,6 +47,7 @@ export class InProcessTransport implements MessageTransport {
   private readonly responders = new Map<string, RequestHandler>();
   private readonly pending = new Set<Promise<void>>();
   private readonly kept: DeadLetter[] = [];
+  private readonly sources = new Set<MessageSource>();
   private closed = false;
 
   constructor(private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY) {}
@@ -107,7 +109,7 @@ export class InProcessTransport implements MessageTransport {
     const reply = (async () => {
       await sleep(0);
       try {
-        return { ok: true as const, value: JSON.parse(JSON.stringify((await responder(copy)) ?? null)) };
+        return { ok: true as const, value: JSON.parse(JSON.stringify((await runWithMessageContext(copy, () => responder(copy))) ?? null)) };
       } catch (error) {
         return { ok: false as const, error: describeError(error) };
       }
@@ -135,10 +137,26 @@ export class InProcessTransport implements MessageTransport {
     return this.kept;
   }
 
-  /** Resolves once nothing is in flight; tests and shutdown use it. */
+  attachSource(source: MessageSource): void {
+    this.sources.add(source);
+  }
+
+  /**
+   * Resolves once nothing is in flight: no delivery running and no attached outbox holding a
+   * message (a handler's events are staged in its outbox first). Tests and shutdown use it.
+   */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) {
-      await Promise.allSettled([...this.pending]);
+    for (;;) {
+      while (this.pending.size > 0) {
+        await Promise.allSettled([...this.pending]);
+      }
+      let published = 0;
+      for (const source of this.sources) {
+        published += await source.drain().catch(() => 0);
+      }
+      if (published === 0 && this.pending.size === 0) {
+        return;
+      }
     }
   }
 
@@ -151,7 +169,7 @@ export class InProcessTransport implements MessageTransport {
   private async deliverWithRetry(subscription: Subscription, envelope: Envelope): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       await sleep(0);
-      const outcome = await deliver(subscription.handler, envelope, attempt, this.policy);
+      const outcome = await deliver(subscription.group, subscription.handler, envelope, attempt, this.policy);
       if (outcome.action === 'ack') {
         return;
       }

@@ -7,3 +7,5 @@ export * from './bus.client.js';
 export * from './message-bus.js';
 export * from './messaging.module.js';
 export * from './handlers.js';
+export * from './outbox.js';
+export * from './outbox-relay.js';

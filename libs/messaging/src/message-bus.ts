@@ -10,6 +10,7 @@ import {
 } from '@turnaround/contracts';
 
 import { BusClient } from './bus.client.js';
+import type { TransactionalOutbox } from './outbox.js';
 
 export interface RequestOptions extends EnvelopeContext {
   timeoutMs?: number;
@@ -18,16 +19,24 @@ export interface RequestOptions extends EnvelopeContext {
 /**
  * What a service uses to talk to the others: typed by the contracts, so a payload that does not
  * match its contract fails where it is built, not where it is received.
+ *
+ * With an outbox, `publish` writes the event into it, inside the caller's unit of work when there
+ * is one (DataGate.transaction): the event is published if and only if that work commits.
  */
 export class MessageBus {
   constructor(
     private readonly source: ServiceName,
     private readonly client: BusClient,
+    private readonly outbox?: TransactionalOutbox,
   ) {}
 
   async publish<T>(contract: EventContract<T>, data: T, context: EnvelopeContext): Promise<Envelope<T>> {
     const envelope = createEnvelope(contract, this.source, data, context);
-    await lastValueFrom(this.client.emit(contract.routingKey, { envelope }), { defaultValue: undefined });
+    if (this.outbox) {
+      await this.outbox.stage(envelope);
+    } else {
+      await lastValueFrom(this.client.emit(contract.routingKey, { envelope }), { defaultValue: undefined });
+    }
 
     return envelope;
   }

@@ -17,8 +17,18 @@ export interface MessageTransport {
   subscribe(group: string, routingKeys: readonly string[], handler: EventHandler): Promise<void>;
   serve(group: string, routingKeys: readonly string[], handler: RequestHandler): Promise<void>;
   request(envelope: Envelope, timeoutMs: number): Promise<unknown>;
-  /** Resolves when the transport can carry messages (used by readiness checks). */
+  /** Whether the transport can carry messages now (used by readiness checks). */
   isHealthy(): boolean;
+  /**
+   * A producer whose staged messages count as in flight: the in-process bus waits for it in
+   * `idle()` (an outbox relay in the same process).
+   */
+  attachSource?(source: MessageSource): void;
+}
+
+export interface MessageSource {
+  /** Publishes everything waiting; resolves with how many went out. */
+  drain(): Promise<number>;
 }
 
 export interface RetryPolicy {

@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       organization: 'Turnaround',
       requestTimeoutMs: 2000,
       busNamespace: 'turnaround',
+      outboxRelay: 'in-process',
     });
     expect(config.apiKey.length).toBeGreaterThanOrEqual(16);
     expect(config.activationLockUnlockUrl).toBeUndefined();

@@ -14,6 +14,11 @@ export interface TurnaroundConfig {
   amqpUrl?: string;
   /** Prefix of every exchange and queue, so installations can share one broker. */
   busNamespace: string;
+  /**
+   * Who publishes each service's outbox: the service's own process (`in-process`, the default),
+   * or a separate relay process (`external`, PostgreSQL only).
+   */
+  outboxRelay: 'in-process' | 'external';
   host: string;
   port: number;
   /** The base URL devices and operators reach the service at (check-in, commands, enrollment). */
@@ -35,7 +40,16 @@ export interface TurnaroundConfig {
   releaseTimeoutSeconds: number;
   phaseDeadlineSeconds: number;
   maxBodyBytes: number;
+  /** Days finished commands and finished RTS cycles are kept after they ended. */
+  retentionDays: number;
+  /** Days escrow audit rows are kept (the rows about a secret still in force stay longer). */
+  auditRetentionDays: number;
+  /** Days a handled message's id is kept to recognise a redelivery of it. */
+  inboxRetentionDays: number;
 }
+
+/** Where the services' tables are: all the migrate command needs, without the services' secrets. */
+export type DatabaseConfig = Pick<TurnaroundConfig, 'dataDir' | 'databaseUrl'>;
 
 /**
  * Several 32-byte keys by id. The active one wraps every new data key; the others stay so that data
@@ -83,10 +97,7 @@ export function loadConfig(
   if (!/^https?:\/\/[^/]+/.test(publicUrl)) {
     problems.push(`TURNAROUND_PUBLIC_URL must be an http(s) URL, got ${publicUrl}`);
   }
-  const databaseUrl = env.DATABASE_URL || undefined;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push('DATABASE_URL must be a postgres:// URL (leave it unset for SQLite)');
-  }
+  const { databaseUrl } = readDatabaseConfig(env, problems);
   const amqpUrl = env.AMQP_URL || undefined;
   if (amqpUrl && !/^amqps?:\/\//.test(amqpUrl)) {
     problems.push('AMQP_URL must be an amqp:// URL (leave it unset for the in-process bus)');
@@ -94,6 +105,13 @@ export function loadConfig(
   const busNamespace = env.TURNAROUND_BUS_NAMESPACE ?? 'turnaround';
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(busNamespace)) {
     problems.push('TURNAROUND_BUS_NAMESPACE must be lower-case letters, digits and dashes');
+  }
+  const outboxRelay = env.TURNAROUND_OUTBOX_RELAY || 'in-process';
+  if (outboxRelay !== 'in-process' && outboxRelay !== 'external') {
+    problems.push(`TURNAROUND_OUTBOX_RELAY must be in-process or external, got ${outboxRelay}`);
+  } else if (outboxRelay === 'external' && !databaseUrl) {
+    // A relay in another process cannot read this process's SQLite files safely.
+    problems.push('TURNAROUND_OUTBOX_RELAY=external needs DATABASE_URL (PostgreSQL)');
   }
   const pushTopic = env.TURNAROUND_PUSH_TOPIC ?? 'com.apple.mgmt.External.turnaround-development';
   if (!pushTopic.startsWith('com.apple.mgmt.')) {
@@ -140,6 +158,7 @@ export function loadConfig(
     databaseUrl,
     amqpUrl,
     busNamespace,
+    outboxRelay: outboxRelay === 'external' ? 'external' : 'in-process',
     host,
     port,
     publicUrl,
@@ -178,12 +197,41 @@ export function loadConfig(
       64 * 1024 * 1024,
       problems,
     ),
+    retentionDays: integerIn(env, 'TURNAROUND_RETENTION_DAYS', 30, 1, 36_500, problems),
+    // A year: security audits (SOC 2, ISO 27001) cover twelve-month periods; the rows are small.
+    auditRetentionDays: integerIn(env, 'TURNAROUND_AUDIT_RETENTION_DAYS', 365, 1, 36_500, problems),
+    // Redeliveries come within minutes; a week covers a broker or relay down over a long weekend.
+    inboxRetentionDays: integerIn(env, 'TURNAROUND_INBOX_RETENTION_DAYS', 7, 1, 36_500, problems),
   };
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
 
   return config;
+}
+
+/**
+ * Only the database settings: what the migrate command reads. Unlike {@link loadConfig} it
+ * generates no keys, so an init container that migrates writes nothing into the data directory.
+ */
+export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
+  const problems: string[] = [];
+  const config = readDatabaseConfig(env, problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+
+  return config;
+}
+
+function readDatabaseConfig(env: Env, problems: string[]): DatabaseConfig {
+  const dataDir = resolve(env.TURNAROUND_DATA_DIR ?? 'data');
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// URL (leave it unset for SQLite)');
+  }
+
+  return { dataDir, databaseUrl };
 }
 
 function integerIn(

@@ -1,14 +1,40 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
 
 import { SerialLanes } from './serial-lanes.js';
 
 const gates = new WeakMap<DataSource, DataGate>();
 
+/** A transaction in progress, seen by every repository call made inside it. */
+interface Ambient {
+  manager: EntityManager;
+  afterCommit: (() => void)[];
+  /** Set once the transaction ended: work that outlived it must not reuse its connection. */
+  ended: boolean;
+}
+
+const ambient = new AsyncLocalStorage<ReadonlyMap<DataSource, Ambient>>();
+
+/** Marks work that already passed a gate's lane, so nested calls inside it do not queue behind it. */
+interface Passage {
+  gate: DataGate;
+  inside: boolean;
+}
+
+const passage = new AsyncLocalStorage<Passage>();
+
 /**
- * The one way a repository touches its database. TypeORM runs every better-sqlite3 query on one
- * shared connection, so two transactions (or a save, which opens one) started together on SQLite
- * fail with "cannot start a transaction within a transaction"; the gate lets one unit of work in
- * at a time there. PostgreSQL has a pool and real isolation, so work passes straight through.
+ * The one way a repository touches its database.
+ *
+ * Units of work: `transaction(work)` makes every repository call inside `work` (however deep, on
+ * the same data source) join that one transaction, so a state change and the outbox rows of the
+ * events it causes commit together or not at all. Nested `transaction` calls join the outer one.
+ *
+ * SQLite: TypeORM runs every better-sqlite3 query on one shared connection, so two transactions
+ * (or a save, which opens one) started together fail with "cannot start a transaction within a
+ * transaction"; the gate lets one unit of work in at a time there. PostgreSQL has a pool and real
+ * isolation, so work passes straight through.
  */
 export class DataGate {
   private readonly lanes = new SerialLanes();
@@ -28,11 +54,78 @@ export class DataGate {
     return gate;
   }
 
+  /** Whether the caller runs inside a unit of work on this data source. */
+  get inTransaction(): boolean {
+    return this.current() !== undefined;
+  }
+
   run<T>(work: () => Promise<T>): Promise<T> {
-    return this.serial ? this.lanes.run('database', work) : work();
+    const passed = passage.getStore();
+    if (this.current() || !this.serial || (passed?.gate === this && passed.inside)) {
+      return work();
+    }
+
+    return this.lanes.run('database', async () => {
+      const mark: Passage = { gate: this, inside: true };
+      try {
+        return await passage.run(mark, work);
+      } finally {
+        // Work started inside and still running afterwards (a timer) must queue like anyone else.
+        mark.inside = false;
+      }
+    });
   }
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.run(() => this.dataSource.transaction(work));
+    const joined = this.current();
+    if (joined) {
+      return work(joined.manager);
+    }
+
+    return this.run(async () => {
+      const unit: Ambient = { manager: this.dataSource.manager, afterCommit: [], ended: false };
+      try {
+        const result = await this.dataSource.transaction((manager) => {
+          unit.manager = manager;
+          const scope = new Map(ambient.getStore() ?? []);
+          scope.set(this.dataSource, unit);
+
+          return ambient.run(scope, () => work(manager));
+        });
+        unit.ended = true;
+        for (const hook of unit.afterCommit) {
+          hook();
+        }
+
+        return result;
+      } finally {
+        unit.ended = true;
+      }
+    });
+  }
+
+  /** The manager to use now: the unit of work's, or the data source's own outside one. */
+  manager(): EntityManager {
+    return this.current()?.manager ?? this.dataSource.manager;
+  }
+
+  repository<E extends ObjectLiteral>(target: EntityTarget<E>): Repository<E> {
+    return this.manager().getRepository(target);
+  }
+
+  /** Runs `hook` once the current unit of work committed (at once outside one; never on rollback). */
+  afterCommit(hook: () => void): void {
+    const unit = this.current();
+    if (unit) {
+      unit.afterCommit.push(hook);
+    } else {
+      hook();
+    }
+  }
+
+  private current(): Ambient | undefined {
+    const unit = ambient.getStore()?.get(this.dataSource);
+
+    return unit && !unit.ended ? unit : undefined;
   }
 }

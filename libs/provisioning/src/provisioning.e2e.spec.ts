@@ -14,6 +14,8 @@ import {
   EnqueueCommands,
   Envelope,
   PrioritizeCommand,
+  RenderReturnToServiceProfiles,
+  ReplyOf,
 } from '@turnaround/contracts';
 import { InProcessTransport } from '@turnaround/messaging';
 import { loadConfig, setLogLevel } from '@turnaround/platform';
@@ -22,6 +24,7 @@ import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
 import { CycleTimerService } from './feature/cycle-timer.service.js';
+import { ReturnToServiceService } from './feature/return-to-service.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
 import { serveEnrollmentProfiles } from './testing/enrollment-profiles.js';
 
@@ -33,6 +36,7 @@ interface QueuedCommand {
   commandUuid: string;
   requestType: string;
   command: PlistDict;
+  attachReturnToServiceProfiles?: { cycleId: string };
 }
 
 /**
@@ -107,11 +111,17 @@ describe('provisioning workflow', () => {
   function queuedFor(udid: string, enrollmentId?: string): QueuedCommand[] {
     return published
       .filter((event) => event.type === EnqueueCommands.routingKey && event.subject === udid && (!enrollmentId || event.data.enrollmentId === enrollmentId))
-      .flatMap((event) => (event.data.commands as { commandUuid: string; requestType: string; command: string }[]).map((entry) => ({
-        commandUuid: entry.commandUuid,
-        requestType: entry.requestType,
+      .flatMap((event) => (event.data.commands as (QueuedCommand & { command: string })[]).map((entry) => ({
+        ...entry,
         command: decodePlist(Buffer.from(entry.command, 'base64')) as PlistDict,
       })));
+  }
+
+  /** What the commands service asks as it delivers an erase. */
+  async function renderProfiles(udid: string, cycleId: string): Promise<ReplyOf<typeof RenderReturnToServiceProfiles>> {
+    const envelope = createEnvelope(RenderReturnToServiceProfiles, 'commands', { udid, cycleId }, { subject: udid });
+
+    return (await transport.request(envelope, 5_000)) as ReplyOf<typeof RenderReturnToServiceProfiles>;
   }
 
   async function configure(name: string, extra: Record<string, unknown> = {}): Promise<void> {
@@ -140,12 +150,16 @@ describe('provisioning workflow', () => {
     await transport.idle();
 
     const erase = queuedFor('UDID-STD', 'E1').find((command) => command.requestType === 'EraseDevice')!;
-    const rts = erase.command.ReturnToService as PlistDict;
-    expect(rts.Enabled).toBe(true);
-    expect(Buffer.from(rts.WiFiProfileData as Uint8Array)).toEqual(WIFI);
-    expect(rts).not.toHaveProperty('MDMProfileData');
+    // Issue #4: the queued erase holds no profile; the commands service asks for them at delivery.
+    expect(erase.command.ReturnToService).toEqual({ Enabled: true });
+    expect(erase.attachReturnToServiceProfiles).toEqual({ cycleId });
+    expect(JSON.stringify(published)).not.toContain(WIFI.toString('base64'));
+    const profiles = await renderProfiles('UDID-STD', cycleId);
+    expect(Buffer.from(profiles.wifiProfileData!, 'base64')).toEqual(WIFI);
+    expect(profiles).not.toHaveProperty('mdmProfileData');
 
     await emit(CommandAcknowledged, { udid: 'UDID-STD', enrollmentId: 'E1', commandUuid: erase.commandUuid, requestType: 'EraseDevice' }, 'UDID-STD');
+    await expect(renderProfiles('UDID-STD', cycleId)).rejects.toMatchObject({ code: 'CYCLE.NOT_ERASING' });
     await enroll('UDID-STD', 'E2', { awaiting: true });
     const plan = queuedFor('UDID-STD', 'E2').map((command) => command.requestType);
     expect(plan).toEqual(['DeviceInformation', 'SecurityInfo', 'ActivationLockBypassCode', 'InstallProfile', 'InstallApplication', 'DeviceConfigured']);
@@ -177,7 +191,8 @@ describe('provisioning workflow', () => {
     expect(started.json.results[0].error).toBeUndefined();
     await transport.idle();
     const erase = queuedFor('UDID-B01').find((command) => command.requestType === 'EraseDevice')!;
-    const profile = Buffer.from((erase.command.ReturnToService as PlistDict).MDMProfileData as Uint8Array);
+    expect(erase.command.ReturnToService).toEqual({ Enabled: true });
+    const profile = Buffer.from((await renderProfiles('UDID-B01', started.json.results[0].cycleId)).mdmProfileData!, 'base64');
 
     // Raw profile bytes, base64-encoded once by the plist encoder, never twice (B02).
     expect(profile.subarray(0, 5).toString()).toBe('<?xml');
@@ -187,8 +202,11 @@ describe('provisioning workflow', () => {
   it('adds MDMProfileData for a device whose ADE enrollment is unknown or absent', async () => {
     const before = issuedProfiles;
     await enroll('UDID-NOADE', 'E1', { ade: false });
-    await api('POST', '/return-to-service', { devices: ['UDID-NOADE'], configuration: 'standard' });
+    const started = await api('POST', '/return-to-service', { devices: ['UDID-NOADE'], configuration: 'standard' });
     await transport.idle();
+    // Issued when the erase goes out, not when it is queued: the identity never sits in an event.
+    expect(issuedProfiles).toBe(before);
+    expect((await renderProfiles('UDID-NOADE', started.json.results[0].cycleId)).mdmProfileData).toBeDefined();
 
     expect(issuedProfiles).toBe(before + 1);
     expect((await cycleOf('UDID-NOADE')).mdmProfileData).toBe('not-ade');
@@ -283,6 +301,33 @@ describe('provisioning workflow', () => {
     expect(history.transitions.map((transition: { reason: string | null }) => transition.reason).join(' ')).toContain('release timeout');
     expect(finished.state).toBe('returned-to-service');
     expect(finished.transitions.map((transition: { reason: string | null }) => transition.reason).join(' ')).toContain('release timeout');
+  });
+
+  it('takes up a start that its process left before the erase, once it has been quiet half a minute', async () => {
+    await configure('standard');
+    await enroll('UDID-CRASHED-START', 'E1', { ade: true });
+    // The process "dies" right before the erase: that step never finishes, nothing more is written.
+    const service = app.get(ReturnToServiceService) as unknown as { eraseNow: (...args: unknown[]) => Promise<void> };
+    const eraseNow = service.eraseNow;
+    service.eraseNow = () => new Promise<void>(() => undefined);
+    await fetch(`${url}/api/v1/return-to-service`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ devices: ['UDID-CRASHED-START'], configuration: 'standard' }),
+      signal: AbortSignal.timeout(1_000),
+    }).catch(() => undefined);
+    service.eraseNow = eraseNow;
+    const left = await cycleOf('UDID-CRASHED-START');
+    expect(left.state).toBe('requested');
+
+    await app_timer().tick();
+    expect((await cycleOf('UDID-CRASHED-START')).state).toBe('requested');
+    // By then the (short, in this spec) phase deadline has stalled it too: it is still taken up.
+    await app_timer().tick(new Date(Date.now() + 31_000));
+    await transport.idle();
+
+    expect((await cycleOf('UDID-CRASHED-START')).state).toBe('erase-queued');
+    expect(queuedFor('UDID-CRASHED-START', 'E1').filter((command) => command.requestType === 'EraseDevice')).toHaveLength(1);
   });
 
   it('lets a new request replace a stalled cycle, failing it with the reason', async () => {

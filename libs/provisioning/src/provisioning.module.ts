@@ -3,10 +3,12 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { MessageTransport, MessagingModule } from '@turnaround/messaging';
 import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
 
-import { PROVISIONING_ENTITIES } from './data-access/provisioning.entities.js';
+import { CycleRetentionRepository } from './data-access/cycle-retention.repository.js';
+import { PROVISIONING_SCHEMA } from './data-access/migrations/provisioning.schema.js';
 import { ProvisioningRepository } from './data-access/provisioning.repository.js';
 import { AdminApiGuard } from './feature/admin-api.guard.js';
 import { AdminController } from './feature/admin.controller.js';
+import { CycleMetrics } from './feature/cycle-metrics.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { CycleService } from './feature/cycle.service.js';
 import { DeviceRequestsConsumer } from './feature/device-requests.consumer.js';
@@ -14,6 +16,7 @@ import { DeviceQueryService } from './feature/device-query.service.js';
 import { DeviceAssignmentService } from './feature/device-assignment.service.js';
 import { DeviceWorkflowService } from './feature/device-workflow.service.js';
 import { PROVISIONING_SETTINGS } from './feature/provisioning.settings.js';
+import { ProvisioningRetentionService } from './feature/retention.service.js';
 import { ReturnToServiceService } from './feature/return-to-service.service.js';
 import { RtsConfigurationService } from './feature/rts-configuration.service.js';
 import { WorkflowConsumer } from './feature/workflow.consumer.js';
@@ -25,8 +28,8 @@ export class ProvisioningModule {
     return {
       module: ProvisioningModule,
       imports: [
-        ...persistenceFor('provisioning', config, PROVISIONING_ENTITIES),
-        MessagingModule.forService('provisioning', transport),
+        ...persistenceFor(PROVISIONING_SCHEMA, config),
+        MessagingModule.forService('provisioning', transport, { relay: config.outboxRelay }),
       ],
       controllers: [AdminController, WorkflowConsumer, DeviceRequestsConsumer],
       providers: [
@@ -40,6 +43,9 @@ export class ProvisioningModule {
           },
         },
         ProvisioningRepository,
+        CycleRetentionRepository,
+        ProvisioningRetentionService.provider(config),
+        CycleMetrics,
         CycleService,
         CycleTimerService,
         DeviceQueryService,

@@ -6,11 +6,13 @@ import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 
 import { ServiceName } from '@turnaround/contracts';
-import { BusServer, MessageTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
+import { BusServer, MessageTransport } from '@turnaround/messaging';
 import { createLogger, loadConfig, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
 
 import { mountHealthRoutes } from './health.js';
+import { mountMetricsRoute } from './metrics-route.js';
 import { NestLogger } from './nest-logger.js';
+import { requestContext } from './request-context.js';
 import { createTransport } from './transport-factory.js';
 
 export interface ServiceModules {
@@ -36,6 +38,8 @@ export async function startServices(
   class ProcessModule {}
 
   const app = await NestFactory.create(ProcessModule, { bodyParser: false, logger: new NestLogger() });
+  // First, so that every line of a request, whichever route answers it, carries its id.
+  app.use(requestContext);
   app.use('/api', express.json({ limit: '16mb' }));
   app.use('/api', (error: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {
     if (error.type === 'entity.parse.failed' || error.status === 400 || error.status === 413) {
@@ -46,8 +50,9 @@ export async function startServices(
     next(error);
   });
   mountHealthRoutes(app, services.map((entry) => entry.service), transport);
+  mountMetricsRoute(app);
   for (const { service } of services) {
-    app.connectMicroservice({ strategy: new BusServer(service, SERVICE_TRANSPORTS[service], transport) });
+    app.connectMicroservice({ strategy: BusServer.forService(app, service, transport) });
   }
   app.enableShutdownHooks();
   await app.startAllMicroservices();

@@ -1,6 +1,9 @@
 import type { FetchLike } from './mdm-client.js';
 import { SimulatorError, messageOf } from './simulator.errors.js';
 
+const READ_RETRY_MS = 500;
+const READ_RETRY_FOR_MS = 30_000;
+
 export type PhaseName = 'erase' | 'reenroll' | 'provision' | 'total';
 
 export const PHASES: readonly PhaseName[] = ['erase', 'reenroll', 'provision', 'total'];
@@ -76,6 +79,8 @@ export const TRIGGER_BATCH = 500;
 /** The operators' API of the provisioning service, as the simulator uses it. */
 export class AdminClient {
   private readonly fetch: FetchLike;
+  /** Whether any call got an answer: a service seen once and then gone is restarting. */
+  private reached: boolean;
 
   constructor(
     private readonly baseUrl: string,
@@ -84,6 +89,7 @@ export class AdminClient {
     private readonly timeoutMs = 30_000,
   ) {
     this.fetch = fetchImpl ?? ((input, init) => fetch(input, init));
+    this.reached = false;
   }
 
   async saveConfiguration(name: string, input: RtsConfigurationInput): Promise<unknown> {
@@ -151,11 +157,39 @@ export class AdminClient {
     )) as CycleView[];
   }
 
+  /**
+   * A read is tried again while the service is briefly away (a restarting process behind an
+   * ingress answers 502 to 504, or nothing listens): a watcher outlives a pod restart. Writes are
+   * not, since a lost answer does not say whether they happened; nor is a service never reached
+   * (most likely not started), which should fail at once with its hint.
+   */
   private async call(
     method: 'GET' | 'PUT' | 'POST',
     path: string,
     body?: unknown,
     timeoutMs = this.timeoutMs,
+  ): Promise<unknown> {
+    for (let waitedMs = 0; ; waitedMs += READ_RETRY_MS) {
+      try {
+        const answer = await this.callOnce(method, path, body, timeoutMs);
+        this.reached = true;
+
+        return answer;
+      } catch (error) {
+        const away = error instanceof SimulatorError && (error.code === 'SIMULATOR.SERVICE_UNREACHABLE' || / answered 50[234]:/.test(error.message));
+        if (method !== 'GET' || !this.reached || !away || waitedMs >= READ_RETRY_FOR_MS) {
+          throw error;
+        }
+        await new Promise((done) => setTimeout(done, READ_RETRY_MS));
+      }
+    }
+  }
+
+  private async callOnce(
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body: unknown,
+    timeoutMs: number,
   ): Promise<unknown> {
     const url = `${this.baseUrl}${path}`;
     let response: Response;

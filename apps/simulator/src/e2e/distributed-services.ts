@@ -42,7 +42,7 @@ export class DistributedServices {
   }
 
   async start(env: Record<string, string> = {}): Promise<ServiceProcess> {
-    const base = await freeLoopbackPortRange(4);
+    const base = await freeLoopbackPortRange(5);
     this.process = new ServiceProcess('launcher', await freeLoopbackPort(), {
       DATABASE_URL: this.databaseUrl,
       AMQP_URL: RABBIT,
@@ -64,7 +64,7 @@ export class DistributedServices {
     const connection = await amqp.connect(RABBIT);
     const channel = await connection.createChannel();
     for (const group of ['checkin', 'commands', 'escrow', 'provisioning']) {
-      for (const kind of ['events', 'retry', 'dead-letter', 'requests']) {
+      for (const kind of ['events', 'dead-letter', 'requests']) {
         await channel.deleteQueue(`${this.namespace}.${group}.${kind}`);
       }
     }

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -71,6 +71,30 @@ export class ServiceProcess {
       await new Promise((done) => setTimeout(done, 250));
     }
     throw new Error(`${this.entry} did not answer within ${timeoutMs} ms:\n${this.log}`);
+  }
+
+  /**
+   * The pid of the process the launcher runs for `app` (`provisioning`, `relay`, ...), read from
+   * /proc: the launcher's child whose command line is that app's entry point.
+   */
+  childPid(app: string): number | undefined {
+    const parent = this.child?.pid;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) {
+        continue;
+      }
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === parent && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`apps/${app}/src/main.js`)) {
+          return Number(entry);
+        }
+      } catch {
+        // the process ended while we looked
+      }
+    }
+
+    return undefined;
   }
 
   async stop(): Promise<void> {

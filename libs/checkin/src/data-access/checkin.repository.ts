@@ -61,9 +61,14 @@ export class NotAuthenticatedError extends Error {
 export class CheckinRepository {
   private readonly gate: DataGate;
 
-  constructor(@InjectDataSource('checkin') private readonly dataSource: DataSource) {
+  constructor(@InjectDataSource('checkin') dataSource: DataSource) {
     this.gate = DataGate.of(dataSource);
   }
+  /** Runs `work` as one transaction: every repository call and staged event inside it commit together. */
+  unitOfWork<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.transaction(() => work());
+  }
+
 
   async authenticate(fingerprint: string, subject: string | null, facts: DeviceFacts, userEnrollment: boolean): Promise<void> {
     await this.gate.transaction(async (manager) => {
@@ -91,7 +96,7 @@ export class CheckinRepository {
   }
 
   async findIdentity(fingerprint: string): Promise<BoundIdentity | null> {
-    const identity = await this.gate.run(() => this.dataSource.getRepository(IdentityEntity).findOneBy({ fingerprint }));
+    const identity = await this.gate.run(() => this.gate.repository(IdentityEntity).findOneBy({ fingerprint }));
 
     return identity
       ? { fingerprint, udid: identity.udid, enrollmentId: identity.enrollmentId, userEnrollment: identity.userEnrollment }
@@ -173,7 +178,7 @@ export class CheckinRepository {
   }
 
   async userTokenUpdate(udid: string, userKey: string, pushToken?: string, pushMagic?: string): Promise<void> {
-    await this.gate.run(() => this.dataSource.getRepository(UserChannelEntity).save({
+    await this.gate.run(() => this.gate.repository(UserChannelEntity).save({
       id: `${udid}/${userKey}`,
       udid,
       userKey,

@@ -80,23 +80,25 @@ export class CheckinService {
 
   private async authenticate(message: AuthenticateMessage, udid: string, identity: VerifiedIdentity): Promise<DeviceReply> {
     const userEnrollment = !message.udid && !!message.enrollmentId;
-    await this.repository.authenticate(identity.fingerprint, identity.subject || null, {
-      udid,
-      serialNumber: message.serialNumber,
-      productName: message.productName,
-      osVersion: message.osVersion,
-      buildVersion: message.buildVersion,
-    }, userEnrollment);
-    // Apple: not enrolled yet; other payloads of the profile may still fail. TokenUpdate decides.
-    await this.bus.publish(
-      DeviceAuthenticated,
-      {
+    await this.repository.unitOfWork(async () => {
+      await this.repository.authenticate(identity.fingerprint, identity.subject || null, {
         udid,
-        certificateFingerprint: identity.fingerprint,
-        ...defined({ serialNumber: message.serialNumber, productName: message.productName, osVersion: message.osVersion, buildVersion: message.buildVersion }),
-      },
-      { subject: udid },
-    );
+        serialNumber: message.serialNumber,
+        productName: message.productName,
+        osVersion: message.osVersion,
+        buildVersion: message.buildVersion,
+      }, userEnrollment);
+      // Apple: not enrolled yet; other payloads of the profile may still fail. TokenUpdate decides.
+      await this.bus.publish(
+        DeviceAuthenticated,
+        {
+          udid,
+          certificateFingerprint: identity.fingerprint,
+          ...defined({ serialNumber: message.serialNumber, productName: message.productName, osVersion: message.osVersion, buildVersion: message.buildVersion }),
+        },
+        { subject: udid },
+      );
+    });
     this.logger.info({ udid, certificateFingerprint: identity.fingerprint, productName: message.productName, osVersion: message.osVersion }, 'device authenticated');
 
     return OK;
@@ -110,47 +112,55 @@ export class CheckinService {
 
       return OK;
     }
-    const outcome = await this.repository.tokenUpdate({
-      fingerprint: identity.fingerprint,
-      udid,
-      topic: message.topic,
-      awaitingConfiguration: message.awaitingConfiguration,
-      pushToken: Buffer.from(message.token).toString('base64'),
-      pushMagic: message.pushMagic,
+    // The enrollment change and the events it causes commit together (transactional outbox).
+    const { enrollment, meaning } = await this.repository.unitOfWork(async () => {
+      const outcome = await this.repository.tokenUpdate({
+        fingerprint: identity.fingerprint,
+        udid,
+        topic: message.topic,
+        awaitingConfiguration: message.awaitingConfiguration,
+        pushToken: Buffer.from(message.token).toString('base64'),
+        pushMagic: message.pushMagic,
+      });
+      const { enrollment, device, meaning } = outcome;
+      if (meaning !== 'repeat') {
+        await this.bus.publish(
+          DeviceEnrolled,
+          {
+            udid,
+            enrollmentId: enrollment.id,
+            ...(outcome.previousEnrollmentId ? { previousEnrollmentId: outcome.previousEnrollmentId } : {}),
+            fresh: meaning === 'fresh',
+            awaitingConfiguration: message.awaitingConfiguration,
+            userEnrollment: enrollment.userEnrollment,
+            certificateFingerprint: identity.fingerprint,
+            platform: platformOf(device.productName),
+            ...defined({ serialNumber: device.serialNumber ?? undefined, productName: device.productName ?? undefined, osVersion: device.osVersion ?? undefined }),
+          },
+          { subject: udid },
+        );
+      }
+      if (message.awaitingConfiguration && meaning !== 'repeat') {
+        await this.bus.publish(AwaitConfiguration, { udid, enrollmentId: enrollment.id }, { subject: udid });
+      }
+
+      return outcome;
     });
-    const { enrollment, device, meaning } = outcome;
     const fields = { udid, enrollmentId: enrollment.id, meaning, awaitingConfiguration: message.awaitingConfiguration };
-    // TODO(#4): publish through a transactional outbox together with the enrollment change.
-    if (meaning !== 'repeat') {
-      await this.bus.publish(
-        DeviceEnrolled,
-        {
-          udid,
-          enrollmentId: enrollment.id,
-          ...(outcome.previousEnrollmentId ? { previousEnrollmentId: outcome.previousEnrollmentId } : {}),
-          fresh: meaning === 'fresh',
-          awaitingConfiguration: message.awaitingConfiguration,
-          userEnrollment: enrollment.userEnrollment,
-          certificateFingerprint: identity.fingerprint,
-          platform: platformOf(device.productName),
-          ...defined({ serialNumber: device.serialNumber ?? undefined, productName: device.productName ?? undefined, osVersion: device.osVersion ?? undefined }),
-        },
-        { subject: udid },
-      );
-    }
-    if (message.awaitingConfiguration && meaning !== 'repeat') {
-      await this.bus.publish(AwaitConfiguration, { udid, enrollmentId: enrollment.id }, { subject: udid });
-    }
     this.logger.info(fields, meaning === 'repeat' ? 'push token updated' : 'device enrolled');
 
     return OK;
   }
 
   private async checkOut(udid: string): Promise<DeviceReply> {
-    const enrollmentId = await this.repository.checkOut(udid);
-    if (enrollmentId) {
-      await this.bus.publish(DeviceCheckedOut, { udid, enrollmentId }, { subject: udid });
-    }
+    const enrollmentId = await this.repository.unitOfWork(async () => {
+      const ended = await this.repository.checkOut(udid);
+      if (ended) {
+        await this.bus.publish(DeviceCheckedOut, { udid, enrollmentId: ended }, { subject: udid });
+      }
+
+      return ended;
+    });
     this.logger.info({ udid, enrollmentId }, 'device checked out');
 
     return OK;

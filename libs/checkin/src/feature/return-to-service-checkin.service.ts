@@ -140,9 +140,10 @@ export class ReturnToServiceCheckinService {
   }
 
   /**
-   * Tells provisioning what the device was told, so it moves the cycle on or fails it. When that
-   * cannot be said, an erase is withdrawn: after an erase provisioning never heard of, nobody
-   * sends DeviceConfigured and the device waits in Setup Assistant.
+   * Tells provisioning what the device was told, so it moves the cycle on or fails it. The event is
+   * staged in the outbox, so a broker outage only delays it; if even that write fails, an erase is
+   * withdrawn: after an erase provisioning never heard of, nobody sends DeviceConfigured and the
+   * device waits in Setup Assistant.
    */
   private async report(udid: string, enrollmentId: string, decision: Decision): Promise<Decision> {
     const { cycleId } = decision;

@@ -28,6 +28,7 @@ import {
   EnrollmentQueueEntity,
   IdentityProjectionEntity,
 } from './commands.entities.js';
+import { LastSeenRepository } from './last-seen.repository.js';
 
 /** An identity certificate and the enrollment it belongs to. */
 export interface IdentityBinding {
@@ -54,6 +55,8 @@ export interface EnqueuedCommand {
   body: string;
   /** The audit reason for fetching the bootstrap token at delivery; never the token. */
   bootstrapTokenReason?: string;
+  /** The RTS cycle whose profiles provisioning renders at delivery; never the profiles. */
+  returnToServiceProfilesCycleId?: string;
   whileAwaitingConfiguration?: boolean;
 }
 
@@ -96,11 +99,21 @@ export interface DeliveredCommand extends CommandRef {
   /** Counting this delivery. */
   deliveries: number;
   /**
-   * Set for an erase that gets the bootstrap token from escrow. Its delivery is not recorded yet:
-   * that waits for the token ({@link CommandQueueRepository.recordDelivery}), so an escrow outage
-   * leaves the erase as deliverable as it was.
+   * Set for an erase whose secrets are fetched as it goes out: the bootstrap token from escrow,
+   * the Return to Service profiles from provisioning. Its delivery is not recorded yet: that waits
+   * for them ({@link CommandQueueRepository.recordDelivery}), so an outage of either leaves the
+   * erase as deliverable as it was.
    */
-  bootstrapToken?: { reason: string; stateBefore: CommandState };
+  held?: HeldDelivery;
+}
+
+/** What a held command's delivery still needs, and the state it was chosen in. */
+export interface HeldDelivery {
+  stateBefore: CommandState;
+  /** The audit reason escrow is given for the bootstrap token. */
+  bootstrapTokenReason?: string;
+  /** The RTS cycle whose Wi-Fi and enrollment profiles provisioning renders. */
+  returnToServiceProfilesCycleId?: string;
 }
 
 export interface ReportInput {
@@ -119,7 +132,7 @@ export interface ReportOutcome {
   /** Commands that came up for delivery but no longer apply; now closed as refused. */
   refused: RefusedCommand[];
   /**
-   * The command to answer with, marked delivered unless it waits for its bootstrap token. Null:
+   * The command to answer with, marked delivered unless it waits for secrets (`held`). Null:
    * answer with an empty body.
    */
   next: DeliveredCommand | null;
@@ -143,7 +156,10 @@ const PENDING = In([...PENDING_STATES]);
 export class CommandQueueRepository {
   private readonly gate: DataGate;
 
-  constructor(@InjectDataSource('commands') dataSource: DataSource) {
+  constructor(
+    @InjectDataSource('commands') dataSource: DataSource,
+    private readonly lastSeen: LastSeenRepository,
+  ) {
     this.gate = DataGate.of(dataSource);
   }
 
@@ -305,11 +321,11 @@ export class CommandQueueRepository {
             commandUuid: command.commandUuid,
             udid: input.udid,
             requestType: command.requestType,
-            // The erase is stored as provisioning rendered it, so it still holds its Wi-Fi
-            // profile (with the network's password) and any MDMProfileData; only the bootstrap
-            // token is kept out of the row and filled in at delivery.
+            // The erase's secrets (bootstrap token, Wi-Fi and enrollment profiles) are kept out
+            // of the row; only what to ask for at delivery is stored.
             body: command.body,
             bootstrapTokenReason: command.bootstrapTokenReason ?? null,
+            returnToServiceProfilesCycleId: command.returnToServiceProfilesCycleId ?? null,
             whileAwaitingConfiguration,
             sequence: sequences[index]!,
             state,
@@ -366,6 +382,8 @@ export class CommandQueueRepository {
    * marks the command to answer with, all in one transaction.
    */
   async report(input: ReportInput): Promise<ReportOutcome> {
+    this.lastSeen.note(input.enrollmentId, new Date());
+
     return this.transaction(async (manager) => {
       const now = new Date();
       const enrollment = await this.lockEnrollment(manager, input.enrollmentId, input.udid);
@@ -430,7 +448,7 @@ export class CommandQueueRepository {
       if (!next) {
         return { ...opened, decision, changed, refused, next: null };
       }
-      if (next.bootstrapTokenReason !== null) {
+      if (next.bootstrapTokenReason !== null || next.returnToServiceProfilesCycleId !== null) {
         return {
           ...opened,
           decision,
@@ -440,7 +458,15 @@ export class CommandQueueRepository {
             ...refOf(next),
             body: next.body,
             deliveries: next.deliveries + 1,
-            bootstrapToken: { reason: next.bootstrapTokenReason, stateBefore: next.state },
+            held: {
+              stateBefore: next.state,
+              ...(next.bootstrapTokenReason !== null
+                ? { bootstrapTokenReason: next.bootstrapTokenReason }
+                : {}),
+              ...(next.returnToServiceProfilesCycleId !== null
+                ? { returnToServiceProfilesCycleId: next.returnToServiceProfilesCycleId }
+                : {}),
+            },
           },
         };
       }
@@ -463,11 +489,11 @@ export class CommandQueueRepository {
 
   /**
    * Records the delivery of a command {@link report} chose but left unrecorded, once its
-   * bootstrap token is in hand. False when the command changed meanwhile (superseded, or handed
-   * out to a concurrent request of the same device): then it must not be sent.
+   * secrets are in hand. False when the command changed meanwhile (superseded, or handed out to a
+   * concurrent request of the same device): then it must not be sent.
    */
   async recordDelivery(command: DeliveredCommand): Promise<boolean> {
-    const before = command.bootstrapToken;
+    const before = command.held;
     if (!before) {
       return true;
     }
@@ -492,6 +518,55 @@ export class CommandQueueRepository {
       );
 
       return result.affected === 1;
+    });
+  }
+
+  /**
+   * Closes a held command {@link report} chose as refused: what it waited for will never come
+   * (its RTS cycle is over). False when the command changed meanwhile.
+   */
+  async refuseHeld(command: DeliveredCommand): Promise<boolean> {
+    const before = command.held;
+    if (!before) {
+      return false;
+    }
+
+    return this.transaction(async (manager) => {
+      await this.lockEnrollment(manager, command.enrollmentId, command.udid);
+      const result = await manager.update(
+        CommandEntity,
+        {
+          enrollmentId: command.enrollmentId,
+          commandUuid: command.commandUuid,
+          state: before.stateBefore,
+          deliveries: command.deliveries - 1,
+        },
+        { state: 'refused', updatedAt: new Date() },
+      );
+
+      return result.affected === 1;
+    });
+  }
+
+  /** Commands not yet finished, by state, every pending state listed (metrics, at scrape time). */
+  async countPending(): Promise<Record<string, number>> {
+    return this.transaction(async (manager) => {
+      // One grouped count over the state index, however long the finished history grows.
+      const rows = await manager
+        .createQueryBuilder(CommandEntity, 'command')
+        .select('command.state', 'state')
+        .addSelect('COUNT(*)', 'count')
+        .where('command.state IN (:...states)', { states: [...PENDING_STATES] })
+        .groupBy('command.state')
+        .getRawMany<{ state: string; count: string | number }>();
+      const counts: Record<string, number> = Object.fromEntries(
+        PENDING_STATES.map((state) => [state, 0]),
+      );
+      for (const row of rows) {
+        counts[row.state] = Number(row.count);
+      }
+
+      return counts;
     });
   }
 
@@ -555,6 +630,11 @@ export class CommandQueueRepository {
     }
 
     return manager.findOneOrFail(EnrollmentQueueEntity, options);
+  }
+
+  /** Runs `work` as one transaction: every repository call and staged event inside it commit together. */
+  unitOfWork<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.transaction(() => work());
   }
 
   private transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {

@@ -10,7 +10,6 @@ import {
   EventContract,
 } from '@turnaround/contracts';
 import { MessageBus } from '@turnaround/messaging';
-import { createLogger } from '@turnaround/platform';
 
 import {
   CommandRef,
@@ -20,13 +19,11 @@ import {
 import { ReportedError } from '../domain/result-summary.js';
 
 /**
- * Publishes what happened to commands, after the change is committed. A failed publish is logged
- * and swallowed: the state change stands and the device still gets its answer.
+ * Publishes what happened to commands. Callers publish inside the unit of work that made the
+ * change, so the events are staged in the outbox with it; a failed write fails the whole unit.
  */
 @Injectable()
 export class CommandEventPublisher {
-  private readonly logger = createLogger('CommandEventPublisher');
-
   constructor(private readonly bus: MessageBus) {}
 
   /** `bootstrapTokenIncluded` only for an erase that asked for the token. */
@@ -76,21 +73,12 @@ export class CommandEventPublisher {
     });
   }
 
-  // TODO(#4): events are published after the transaction commits, so a crash in between loses
-  // them; a transactional outbox written in the same transaction replaces this.
   private async publish<T>(
     contract: EventContract<T>,
     data: T,
     context: EnvelopeContext,
   ): Promise<void> {
-    try {
-      await this.bus.publish(contract, data, context);
-    } catch (error) {
-      this.logger.error(
-        { type: contract.routingKey, udid: context.subject, err: error },
-        'event not published',
-      );
-    }
+    await this.bus.publish(contract, data, context);
   }
 }
 

@@ -4,14 +4,16 @@ import type { Request, Response } from 'express';
 import {
   answerDeviceError,
   createLogger,
+  deviceRequestTimer,
   readRawBody,
+  runWithChildLogContext,
   writeDeviceReply,
 } from '@turnaround/platform';
-import type { TurnaroundConfig } from '@turnaround/platform';
+import type { LogContext, TurnaroundConfig } from '@turnaround/platform';
 
 import { CommandSessionService } from './command-session.service.js';
 import { COMMANDS_CONFIG } from './commands.config.js';
-import { EscrowUnavailableError } from './commands.errors.js';
+import { EscrowUnavailableError, ProvisioningUnavailableError } from './commands.errors.js';
 
 /**
  * The MDM payload's ServerURL. Devices PUT; POST is accepted too. The app runs without a body
@@ -26,17 +28,24 @@ export class CommandSessionController {
     private readonly sessions: CommandSessionService,
   ) {}
 
+  // The session service notes the report's Status in the request's log context once it read it;
+  // a context of the request's own keeps that readable here for the metrics.
   @Put('server')
   async put(@Req() request: Request, @Res() response: Response): Promise<void> {
-    await this.answer(request, response);
+    await runWithChildLogContext((context) => this.answer(request, response, context));
   }
 
   @Post('server')
   async post(@Req() request: Request, @Res() response: Response): Promise<void> {
-    await this.answer(request, response);
+    await runWithChildLogContext((context) => this.answer(request, response, context));
   }
 
-  private async answer(request: Request, response: Response): Promise<void> {
+  private async answer(
+    request: Request,
+    response: Response,
+    context: Readonly<LogContext>,
+  ): Promise<void> {
+    const answered = deviceRequestTimer('command');
     let body: Buffer | undefined;
     try {
       body = await readRawBody(request, this.config.maxBodyBytes);
@@ -44,17 +53,18 @@ export class CommandSessionController {
       writeDeviceReply(response, reply);
       const sent = reply.body;
       if (reply.secret && Buffer.isBuffer(sent)) {
-        // The erase carries the bootstrap token: wiped once the socket is done with it.
+        // The erase carries its token or profiles: wiped once the socket is done with it.
         response.once('close', () => sent.fill(0));
       }
     } catch (error) {
-      if (error instanceof EscrowUnavailableError) {
+      if (error instanceof EscrowUnavailableError || error instanceof ProvisioningUnavailableError) {
         response.setHeader('Retry-After', String(error.retryAfterSeconds));
       }
       answerDeviceError(response, request, this.logger, error);
     } finally {
       // A result may hold a bypass code; the request bytes are not kept around either.
       body?.fill(0);
+      answered(context.messageType, response.statusCode);
     }
   }
 }

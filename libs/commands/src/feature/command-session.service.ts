@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { decodePlist, encodeCommand, isPlistDict, parseReport } from '@turnaround/protocol';
 import type { CommandReport, PlistDict } from '@turnaround/protocol';
-import { createLogger, DeviceReply } from '@turnaround/platform';
+import { annotateLogContext, createLogger, DeviceReply } from '@turnaround/platform';
 
 import {
   CommandQueueRepository,
@@ -17,6 +17,7 @@ import { DeviceMismatchError } from './commands.errors.js';
 import { DeviceSignatureService } from './device-signature.service.js';
 import { EscrowClient } from './escrow-client.service.js';
 import { IdentityResolver } from './identity-resolver.service.js';
+import { ProvisioningClient, ReturnToServiceProfiles } from './provisioning-client.service.js';
 import { BYPASS_CODE_REQUEST, bypassCodeOf, factsOf, withBypassCodeFacts } from './result-facts.js';
 
 /** What the command URL answers; `secret` bodies are zeroed once they were sent. */
@@ -41,6 +42,7 @@ export class CommandSessionService {
     private readonly escrow: EscrowClient,
     private readonly events: CommandEventPublisher,
     private readonly identities: IdentityResolver,
+    private readonly provisioning: ProvisioningClient,
     private readonly repository: CommandQueueRepository,
     private readonly signatures: DeviceSignatureService,
   ) {}
@@ -48,6 +50,7 @@ export class CommandSessionService {
   async handle(body: Buffer, signature: string | undefined): Promise<CommandReply> {
     const signer = this.signatures.verify(signature, body);
     const report = parseReport(body);
+    annotateLogContext({ udid: report.udid ?? report.enrollmentId, messageType: report.status });
     const claimed = report.udid ?? report.enrollmentId ?? '';
     const identity = await this.identities.resolve(signer.fingerprint, claimed);
     if (claimed !== identity.udid) {
@@ -73,27 +76,35 @@ export class CommandSessionService {
       return NOTHING;
     }
 
-    const outcome = await this.repository.report({
-      udid: identity.udid,
-      enrollmentId: identity.enrollmentId,
-      status: report.status,
-      commandUuid,
+    // The report, the next command's delivery and the events they cause commit together
+    // (transactional outbox). An erase with secrets fetched at delivery is the exception: its
+    // delivery is recorded after escrow and provisioning answered, in a unit of its own.
+    const { outcome, reply: plainReply } = await this.repository.unitOfWork(async () => {
+      const reported = await this.repository.report({
+        udid: identity.udid,
+        enrollmentId: identity.enrollmentId,
+        status: report.status,
+        commandUuid,
+      });
+      await this.announceResult(report, reported, identity, commandUuid);
+      for (const refused of reported.refused) {
+        this.logger.info(
+          {
+            udid: refused.udid,
+            enrollmentId: refused.enrollmentId,
+            commandUuid: refused.commandUuid,
+            requestType: refused.requestType,
+            reason: refused.reason,
+          },
+          'command refused',
+        );
+        await this.events.refused(refused);
+      }
+      const next = reported.next;
+
+      return { outcome: reported, reply: next && !next.held ? await this.deliver(next, report.status) : undefined };
     });
-    await this.announceResult(report, outcome, identity, commandUuid);
-    for (const refused of outcome.refused) {
-      this.logger.info(
-        {
-          udid: refused.udid,
-          enrollmentId: refused.enrollmentId,
-          commandUuid: refused.commandUuid,
-          requestType: refused.requestType,
-          reason: refused.reason,
-        },
-        'command refused',
-      );
-      await this.events.refused(refused);
-    }
-    const reply = outcome.next ? await this.deliver(outcome.next, report.status) : NOTHING;
+    const reply = plainReply ?? (outcome.next ? await this.deliver(outcome.next, report.status) : NOTHING);
     this.logger.debug(
       {
         ...fields,
@@ -211,7 +222,8 @@ export class CommandSessionService {
       requestType: command.requestType,
       deliveries: command.deliveries,
     };
-    if (!command.bootstrapToken) {
+    const held = command.held;
+    if (!held) {
       const body = encodeCommand(command.commandUuid, storedDict(command));
       this.logger.info(fields, 'command delivered');
       await this.events.delivered(command);
@@ -219,32 +231,87 @@ export class CommandSessionService {
       return { status: 200, body, contentType: 'application/xml' };
     }
 
-    // Throws while escrow cannot answer: the erase is not recorded as delivered and waits for
-    // the device's next request, rather than going out without the token and wiping the apps.
-    const token = await this.escrow.fetchBootstrapToken(command, command.bootstrapToken.reason);
+    // Each fetch throws while its service cannot answer: the erase is not recorded as delivered
+    // and waits for the device's next request, rather than going out without the token (wiping
+    // the apps) or without its Wi-Fi profile (stranding the device offline).
+    let token: Buffer | null = null;
+    let profiles: ReturnToServiceProfiles | null = null;
     let body: Buffer;
     try {
-      body = encodeCommand(command.commandUuid, withBootstrapToken(storedDict(command), token));
+      if (held.bootstrapTokenReason !== undefined) {
+        token = await this.escrow.fetchBootstrapToken(command, held.bootstrapTokenReason);
+      }
+      if (held.returnToServiceProfilesCycleId !== undefined) {
+        profiles = await this.provisioning.renderReturnToServiceProfiles(
+          command,
+          held.returnToServiceProfilesCycleId,
+        );
+        if (!profiles) {
+          return await this.refuseErase(command, fields);
+        }
+      }
+      body = encodeCommand(
+        command.commandUuid,
+        withReturnToServiceSecrets(storedDict(command), token, profiles ?? {}),
+      );
     } finally {
       token?.fill(0);
+      profiles?.wifiProfileData?.fill(0);
+      profiles?.mdmProfileData?.fill(0);
     }
-    if (!(await this.repository.recordDelivery(command))) {
+    const tokenAsked = held.bootstrapTokenReason !== undefined;
+    const included = token !== null;
+    const recorded = await this.repository.unitOfWork(async () => {
+      if (!(await this.repository.recordDelivery(command))) {
+        return false;
+      }
+      await this.events.delivered(command, tokenAsked ? included : undefined);
+
+      return true;
+    });
+    if (!recorded) {
       body.fill(0);
-      this.logger.warn(fields, 'erase changed while its token was fetched, not delivered');
+      this.logger.warn(fields, 'erase changed while its secrets were fetched, not delivered');
 
       return NOTHING;
     }
-    const included = token !== null;
-    if (!included) {
+    if (tokenAsked && !included) {
       this.logger.warn(
-        { ...fields, reason: command.bootstrapToken.reason },
+        { ...fields, reason: held.bootstrapTokenReason },
         'no bootstrap token escrowed, erase delivered without it: apps will not be preserved',
       );
     }
-    this.logger.info({ ...fields, bootstrapTokenIncluded: included }, 'command delivered');
-    await this.events.delivered(command, included);
+    this.logger.info(
+      {
+        ...fields,
+        ...(tokenAsked ? { bootstrapTokenIncluded: included } : {}),
+        ...(profiles ? { returnToServiceProfilesIncluded: true } : {}),
+      },
+      'command delivered',
+    );
 
-    return { status: 200, body, contentType: 'application/xml', secret: included };
+    return { status: 200, body, contentType: 'application/xml', secret: true };
+  }
+
+  /** The erase's RTS cycle is over: sent now, it would erase a device nobody provisions. */
+  private async refuseErase(
+    command: DeliveredCommand,
+    fields: Record<string, unknown>,
+  ): Promise<CommandReply> {
+    const reason = 'its Return to Service cycle no longer waits for the erase';
+    const refused = await this.repository.unitOfWork(async () => {
+      if (!(await this.repository.refuseHeld(command))) {
+        return false;
+      }
+      await this.events.refused({ ...refOf(command), reason });
+
+      return true;
+    });
+    if (refused) {
+      this.logger.info({ ...fields, reason }, 'command refused');
+    }
+
+    return NOTHING;
   }
 }
 
@@ -259,13 +326,36 @@ function storedDict(command: DeliveredCommand): PlistDict {
 }
 
 // B08: the token goes in as <data> holding exactly the bytes escrow returned; without one the
-// key is left out, which the device takes as a plain (non-preserving) Return to Service.
-function withBootstrapToken(dict: PlistDict, token: Buffer | null): PlistDict {
+// key is left out, which the device takes as a plain (non-preserving) Return to Service. The
+// profiles go in as <data> of the raw profile bytes too, as buildEraseDevice wrote them before.
+function withReturnToServiceSecrets(
+  dict: PlistDict,
+  token: Buffer | null,
+  profiles: ReturnToServiceProfiles,
+): PlistDict {
   const returnToService = dict['ReturnToService'];
   if (!isPlistDict(returnToService)) {
     // The consumer refuses such erases; reaching this means the row was changed by hand.
     throw new Error('stored erase has no ReturnToService dictionary');
   }
 
-  return token ? { ...dict, ReturnToService: { ...returnToService, BootstrapToken: token } } : dict;
+  return {
+    ...dict,
+    ReturnToService: {
+      ...returnToService,
+      ...(profiles.wifiProfileData ? { WiFiProfileData: profiles.wifiProfileData } : {}),
+      ...(profiles.mdmProfileData ? { MDMProfileData: profiles.mdmProfileData } : {}),
+      ...(token ? { BootstrapToken: token } : {}),
+    },
+  };
+}
+
+function refOf(command: DeliveredCommand): CommandRef {
+  return {
+    commandUuid: command.commandUuid,
+    requestType: command.requestType,
+    udid: command.udid,
+    enrollmentId: command.enrollmentId,
+    ...(command.correlationId ? { correlationId: command.correlationId } : {}),
+  };
 }

@@ -56,3 +56,20 @@ export class EscrowUnavailableError extends Error {
     super(`escrow could not hand out the bootstrap token (${escrowCode})`);
   }
 }
+
+/**
+ * An erase that returns the device to service cannot go out without its Wi-Fi and enrollment
+ * profiles: without them the device may stay offline in Setup Assistant. The device is asked to
+ * come back (503, Retry-After) instead.
+ */
+export class ProvisioningUnavailableError extends Error {
+  readonly code = 'DEPENDENCY.PROVISIONING_UNAVAILABLE';
+
+  constructor(
+    readonly retryAfterSeconds: number,
+    provisioningCode: string,
+  ) {
+    // Only the code: provisioning's message may name what it was rendering.
+    super(`provisioning could not render the Return to Service profiles (${provisioningCode})`);
+  }
+}

@@ -25,6 +25,7 @@ const logs = captureLogs();
 beforeAll(async () => {
   // Every level, so that a secret in a debug line would be caught too.
   await harness.start({ logLevel: 'trace' });
+  harness.cycleProfiles.set('C-1', { wifiProfileData: WIFI_PROFILE });
 });
 
 afterEach(() => {
@@ -54,8 +55,9 @@ async function enrolledDevice(): Promise<{ device: TestDevice; enrollmentId: str
 function rtsErase(reason = 'rts-cycle C-1') {
   return {
     requestType: 'EraseDevice',
-    keys: { ReturnToService: { Enabled: true, WiFiProfileData: WIFI_PROFILE } },
+    keys: { ReturnToService: { Enabled: true } },
     attachBootstrapToken: { reason },
+    attachReturnToServiceProfiles: { cycleId: 'C-1' },
   };
 }
 
@@ -426,7 +428,7 @@ describe('bootstrap token rendered at delivery (issue #3)', () => {
     await expectNoTraceOf(token);
   });
 
-  describe('EnqueueCommands refuses a queue row that would hold a token', () => {
+  describe('EnqueueCommands refuses a queue row that would hold a secret', () => {
     function erase(
       keys: PlistDict,
       extra: Record<string, unknown> = {},
@@ -459,6 +461,22 @@ describe('bootstrap token rendered at delivery (issue #3)', () => {
       [
         'attachBootstrapToken on an erase without Return to Service',
         erase({}, { attachBootstrapToken: { reason: 'x' } }),
+      ],
+      [
+        'an erase that carries its Wi-Fi profile inline (issue #4)',
+        erase({ ReturnToService: { Enabled: true, WiFiProfileData: WIFI_PROFILE } }),
+      ],
+      [
+        'an erase that carries its enrollment profile inline (issue #4)',
+        erase({ ReturnToService: { Enabled: true, MDMProfileData: WIFI_PROFILE } }),
+      ],
+      [
+        'attachReturnToServiceProfiles on a command that is not an erase',
+        erase(
+          { RequestType: 'ProfileList' },
+          { attachReturnToServiceProfiles: { cycleId: 'C-1' } },
+          'ProfileList',
+        ),
       ],
       [
         'a requestType that is not the RequestType of the command',

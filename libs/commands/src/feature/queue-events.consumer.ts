@@ -45,6 +45,9 @@ export class QueueEventsConsumer {
         ...(command.attachBootstrapToken
           ? { bootstrapTokenReason: command.attachBootstrapToken.reason }
           : {}),
+        ...(command.attachReturnToServiceProfiles
+          ? { returnToServiceProfilesCycleId: command.attachReturnToServiceProfiles.cycleId }
+          : {}),
         whileAwaitingConfiguration: command.whileAwaitingConfiguration ?? false,
       })),
       ...(envelope.correlationid ? { correlationId: envelope.correlationid } : {}),
@@ -170,15 +173,26 @@ function requireCommandDict(command: QueuedCommand, index: number): void {
       'ReturnToService without BootstrapToken (ask for it with attachBootstrapToken)',
     );
   }
-  if (
-    command.attachBootstrapToken &&
-    (dict['RequestType'] !== 'EraseDevice' ||
-      !isPlistDict(returnToService) ||
-      returnToService['Enabled'] !== true)
-  ) {
-    throw new ContractViolation(
-      `${path}.attachBootstrapToken`,
-      'only on an EraseDevice whose ReturnToService is Enabled',
-    );
+  // Issue #4: nor the Wi-Fi profile (the network's password) or the enrollment profile (an
+  // identity); provisioning renders them when the erase goes out.
+  for (const key of ['WiFiProfileData', 'MDMProfileData']) {
+    if (isPlistDict(returnToService) && key in returnToService) {
+      throw new ContractViolation(
+        `${path}.command`,
+        `ReturnToService without ${key} (ask for it with attachReturnToServiceProfiles)`,
+      );
+    }
+  }
+  const enabledErase =
+    dict['RequestType'] === 'EraseDevice' &&
+    isPlistDict(returnToService) &&
+    returnToService['Enabled'] === true;
+  for (const attachment of ['attachBootstrapToken', 'attachReturnToServiceProfiles'] as const) {
+    if (command[attachment] && !enabledErase) {
+      throw new ContractViolation(
+        `${path}.${attachment}`,
+        'only on an EraseDevice whose ReturnToService is Enabled',
+      );
+    }
   }
 }

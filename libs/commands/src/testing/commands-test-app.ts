@@ -20,6 +20,7 @@ import {
   Envelope,
   FetchBootstrapToken,
   PrioritizeCommand,
+  RenderReturnToServiceProfiles,
   ResolveIdentity,
   StoreActivationLockBypassCode,
 } from '@turnaround/contracts';
@@ -28,7 +29,7 @@ import {
   createCertificateAuthority,
   RequestSigner,
 } from '@turnaround/identity';
-import { BusServer, InProcessTransport, SERVICE_TRANSPORTS } from '@turnaround/messaging';
+import { BusServer, InProcessTransport } from '@turnaround/messaging';
 import { loadConfig, rootLogger, setLogLevel, TurnaroundConfig } from '@turnaround/platform';
 import { decodePlist, encodePlistXml, isPlistDict, PlistDict } from '@turnaround/protocol';
 
@@ -53,8 +54,18 @@ export interface TestCommand {
   requestType: string;
   keys?: PlistDict;
   attachBootstrapToken?: { reason: string };
+  attachReturnToServiceProfiles?: { cycleId: string };
   whileAwaitingConfiguration?: boolean;
 }
+
+/** Profiles the fake provisioning service renders for an RTS cycle. */
+export interface TestReturnToServiceProfiles {
+  wifiProfileData?: Buffer;
+  mdmProfileData?: Buffer;
+}
+
+/** `absent`: no provisioning service answers at all; `over`: every cycle no longer erases. */
+export type ProvisioningMode = 'answer' | 'absent' | 'over';
 
 export type CheckinMode = 'answer' | 'slow';
 
@@ -89,6 +100,11 @@ export class CommandsTestApp {
   readonly escrowRequests: Envelope<Record<string, unknown>>[] = [];
   /** Runs inside the fake escrow service before it answers, to change the world meanwhile. */
   escrowHook?: (envelope: Envelope<Record<string, unknown>>) => Promise<void>;
+  /** What the fake provisioning service renders: cycleId → the erase's profiles. */
+  readonly cycleProfiles = new Map<string, TestReturnToServiceProfiles>();
+  provisioningMode: ProvisioningMode = 'answer';
+  /** Every request the fake provisioning service received, oldest first. */
+  readonly provisioningRequests: Envelope<Record<string, unknown>>[] = [];
 
   private app?: INestApplication;
   private dir = '';
@@ -129,12 +145,18 @@ export class CommandsTestApp {
       async (envelope) => this.answerEscrow(envelope as Envelope<Record<string, unknown>>),
     );
 
+    await this.transport.serve(
+      'provisioning',
+      [RenderReturnToServiceProfiles.routingKey],
+      async (envelope) => this.answerProvisioning(envelope as Envelope<Record<string, unknown>>),
+    );
+
     @Module({ imports: [CommandsModule.register(this.config, this.transport)] })
     class TestRootModule {}
 
     const app = await NestFactory.create(TestRootModule, { bodyParser: false, logger: false });
     app.connectMicroservice({
-      strategy: new BusServer('commands', SERVICE_TRANSPORTS.commands, this.transport),
+      strategy: BusServer.forService(app, 'commands', this.transport),
     });
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');
@@ -245,6 +267,9 @@ export class CommandsTestApp {
       ...(command.attachBootstrapToken
         ? { attachBootstrapToken: command.attachBootstrapToken }
         : {}),
+      ...(command.attachReturnToServiceProfiles
+        ? { attachReturnToServiceProfiles: command.attachReturnToServiceProfiles }
+        : {}),
       ...(command.whileAwaitingConfiguration !== undefined
         ? { whileAwaitingConfiguration: command.whileAwaitingConfiguration }
         : {}),
@@ -313,6 +338,27 @@ export class CommandsTestApp {
 
   superseded(from = 0): Envelope<Record<string, unknown>>[] {
     return this.eventsOf(CommandsSuperseded, from);
+  }
+
+  private async answerProvisioning(envelope: Envelope<Record<string, unknown>>): Promise<unknown> {
+    this.provisioningRequests.push(envelope);
+    if (this.provisioningMode === 'absent') {
+      // As when no provisioning process runs: the request is never answered.
+      await sleep(this.config.requestTimeoutMs * 3);
+    }
+    const profiles = this.cycleProfiles.get(String(envelope.data.cycleId));
+    if (this.provisioningMode === 'over' || !profiles) {
+      throw Object.assign(new Error('the cycle does not wait for its erase'), {
+        code: 'CYCLE.NOT_ERASING',
+      });
+    }
+
+    return {
+      ...(profiles.wifiProfileData
+        ? { wifiProfileData: profiles.wifiProfileData.toString('base64') }
+        : {}),
+      ...(profiles.mdmProfileData ? { mdmProfileData: profiles.mdmProfileData.toString('base64') } : {}),
+    };
   }
 
   private async answerEscrow(envelope: Envelope<Record<string, unknown>>): Promise<unknown> {

@@ -12,7 +12,7 @@ import {
   QueryFailedError,
 } from 'typeorm';
 
-import { SerialLanes } from '@turnaround/platform';
+import { DataGate, SerialLanes } from '@turnaround/platform';
 
 import {
   EnvelopeSeal,
@@ -98,12 +98,19 @@ const TABLES: Record<SecretKind, EntityTarget<SealedVersionRow>> = {
 export class EscrowRepository {
   private readonly lanes = new SerialLanes();
   private readonly oneConnection: boolean;
+  private readonly gate: DataGate;
 
-  constructor(@InjectDataSource('escrow') private readonly dataSource: DataSource) {
-    // TypeORM runs every better-sqlite3 query on one shared connection, so two transactions at
-    // once would interleave on it: SQLite work goes one at a time. PostgreSQL has a pool; there
-    // only one device's work is queued, which spares the unique indexes most retries.
+  constructor(@InjectDataSource('escrow') dataSource: DataSource) {
+    // SQLite work goes one at a time through the data gate (one shared connection). PostgreSQL
+    // has a pool; there only one device's work is queued, which spares the unique indexes most
+    // retries.
     this.oneConnection = dataSource.options.type === 'better-sqlite3';
+    this.gate = DataGate.of(dataSource);
+  }
+
+  /** Runs `work` as one transaction: every repository call and staged event inside it commit together. */
+  unitOfWork<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.transaction(() => work());
   }
 
   /** Adds a version of the secret, or records a repeat of the one in force. */
@@ -221,8 +228,8 @@ export class EscrowRepository {
 
   /** Which version is in force, without its sealed material; not audited (reveals no value). */
   async inForce(kind: SecretKind, udid: string): Promise<VersionInForce | null> {
-    return this.lanes.run(this.laneOf(udid), async () => {
-      const row = await this.dataSource.manager.findOneBy(TABLES[kind], {
+    return this.inLane(udid, async () => {
+      const row = await this.gate.manager().findOneBy(TABLES[kind], {
         udid,
         retiredAt: IsNull(),
       });
@@ -259,8 +266,8 @@ export class EscrowRepository {
     limit: number,
   ): Promise<RowToRewrap[]> {
     const sealed = { id: MoreThan(afterId), ciphertext: Not(IsNull()) };
-    const rows = await this.lanes.run(this.laneOf(''), () =>
-      this.dataSource.manager.find(TABLES[kind], {
+    const rows = await this.inLane('', () =>
+      this.gate.manager().find(TABLES[kind], {
         select: { id: true, udid: true, version: true },
         where: [
           { ...sealed, keyId: IsNull() },
@@ -322,9 +329,14 @@ export class EscrowRepository {
     udid: string,
     work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
+    // Inside a caller's unit of work (a handled message with its inbox row) the work joins it;
+    // a write conflict there aborts the whole unit, which the message's redelivery retries.
+    if (this.gate.inTransaction) {
+      return this.gate.transaction(work);
+    }
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.lanes.run(this.laneOf(udid), () => this.dataSource.transaction(work));
+        return await this.inLane(udid, () => this.gate.transaction(work));
       } catch (error) {
         if (attempt >= MAX_ATTEMPTS || !isWriteConflict(error)) {
           throw error;
@@ -333,8 +345,12 @@ export class EscrowRepository {
     }
   }
 
-  private laneOf(udid: string): string {
-    return this.oneConnection ? '' : udid;
+  /**
+   * One device's work at a time on PostgreSQL. On SQLite the gate already serialises everything,
+   * and inside a unit of work a lane could wait on work that waits for the unit's own locks.
+   */
+  private inLane<T>(udid: string, work: () => Promise<T>): Promise<T> {
+    return this.oneConnection || this.gate.inTransaction ? this.gate.run(work) : this.lanes.run(udid, work);
   }
 
   private async retire(

@@ -41,7 +41,12 @@ export class EscrowService {
     private readonly status: EscrowStatusService,
   ) {}
 
+  /** The stored version and its event commit together (transactional outbox). */
   async store(envelope: Envelope<StoreRequest>): Promise<StoreReply> {
+    return this.repository.unitOfWork(() => this.storeWithin(envelope));
+  }
+
+  private async storeWithin(envelope: Envelope<StoreRequest>): Promise<StoreReply> {
     const { udid, awaitingConfiguration } = envelope.data;
     assertSubject(this.logger, envelope, udid);
     // The device itself is the requester: check-in only forwards its SetBootstrapToken.
@@ -141,19 +146,10 @@ export class EscrowService {
   }
 
   private async publish<T>(cause: Envelope, contract: EventContract<T>, data: T): Promise<void> {
-    // TODO(#4): published after the commit, so a crash or a bus failure here loses the event
-    // while the change stands; a transactional outbox written with the version closes the gap.
-    try {
-      await this.bus.publish(contract, data, {
-        subject: cause.subject,
-        correlationId: cause.correlationid,
-        causationId: cause.id,
-      });
-    } catch (error) {
-      this.logger.error(
-        { udid: cause.subject, type: contract.routingKey, code: errorCode(error) },
-        'escrow event not published',
-      );
-    }
+    await this.bus.publish(contract, data, {
+      subject: cause.subject,
+      correlationId: cause.correlationid,
+      causationId: cause.id,
+    });
   }
 }

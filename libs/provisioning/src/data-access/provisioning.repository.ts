@@ -33,16 +33,21 @@ export class ActiveCycleExistsError extends Error {
 export class ProvisioningRepository {
   private readonly gate: DataGate;
 
-  constructor(@InjectDataSource('provisioning') private readonly dataSource: DataSource) {
+  constructor(@InjectDataSource('provisioning') dataSource: DataSource) {
     this.gate = DataGate.of(dataSource);
   }
 
+  /** Runs `work` as one transaction: every repository call and staged event inside it commit together. */
+  unitOfWork<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.transaction(() => work());
+  }
+
   async saveConfiguration(configuration: RtsConfiguration): Promise<void> {
-    await this.gate.run(() => this.dataSource.getRepository(RtsConfigurationEntity).save(configuration));
+    await this.gate.run(() => this.gate.repository(RtsConfigurationEntity).save(configuration));
   }
 
   async findConfiguration(nameOrId: string): Promise<RtsConfiguration | null> {
-    const repository = this.dataSource.getRepository(RtsConfigurationEntity);
+    const repository = this.gate.repository(RtsConfigurationEntity);
 
     return this.gate.run(async () => {
       const row = (await repository.findOneBy({ name: nameOrId })) ?? (await repository.findOneBy({ id: nameOrId }));
@@ -52,11 +57,11 @@ export class ProvisioningRepository {
   }
 
   async listConfigurations(): Promise<RtsConfiguration[]> {
-    return (await this.gate.run(() => this.dataSource.getRepository(RtsConfigurationEntity).find({ order: { name: 'ASC' } }))).map(plain);
+    return (await this.gate.run(() => this.gate.repository(RtsConfigurationEntity).find({ order: { name: 'ASC' } }))).map(plain);
   }
 
   async findDevice(udid: string): Promise<ManagedDevice | null> {
-    const row = await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).findOneBy({ udid }));
+    const row = await this.gate.run(() => this.gate.repository(ManagedDeviceEntity).findOneBy({ udid }));
 
     return row ? plain(row) : null;
   }
@@ -68,32 +73,32 @@ export class ProvisioningRepository {
    */
   async saveDevice(device: ManagedDevice): Promise<void> {
     const { rtsConfigurationId: _assignment, inServiceSince: _since, currentCycleId: _cycle, releaseCommandUuid: _release, ...facts } = device;
-    await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).save(facts));
+    await this.gate.run(() => this.gate.repository(ManagedDeviceEntity).save(facts));
   }
 
   /** Changes some fields of a device without writing back a possibly older copy of the rest. */
   async updateDevice(udid: string, fields: Partial<Pick<ManagedDevice, 'rtsConfigurationId' | 'inServiceSince' | 'releaseCommandUuid'>>): Promise<boolean> {
-    const result = await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).update({ udid }, { ...fields, updatedAt: new Date() }));
+    const result = await this.gate.run(() => this.gate.repository(ManagedDeviceEntity).update({ udid }, { ...fields, updatedAt: new Date() }));
 
     return (result.affected ?? 0) > 0;
   }
 
   async listDevices(): Promise<ManagedDevice[]> {
-    return (await this.gate.run(() => this.dataSource.getRepository(ManagedDeviceEntity).find({ order: { udid: 'ASC' } }))).map(plain);
+    return (await this.gate.run(() => this.gate.repository(ManagedDeviceEntity).find({ order: { udid: 'ASC' } }))).map(plain);
   }
 
   async findCycle(id: string): Promise<RtsCycle | null> {
-    const row = await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findOneBy({ id }));
+    const row = await this.gate.run(() => this.gate.repository(RtsCycleEntity).findOneBy({ id }));
 
     return row ? plain(row) : null;
   }
 
   async findCycles(ids: string[]): Promise<RtsCycle[]> {
-    return ids.length === 0 ? [] : (await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).findBy({ id: In(ids) }))).map(plain);
+    return ids.length === 0 ? [] : (await this.gate.run(() => this.gate.repository(RtsCycleEntity).findBy({ id: In(ids) }))).map(plain);
   }
 
   async cyclesOf(udid: string): Promise<RtsCycle[]> {
-    return (await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({ where: { udid }, order: { requestedAt: 'DESC' } }))).map(plain);
+    return (await this.gate.run(() => this.gate.repository(RtsCycleEntity).find({ where: { udid }, order: { requestedAt: 'DESC' } }))).map(plain);
   }
 
   async transitionsOf(cycleIds: string[]): Promise<RtsCycleTransition[]> {
@@ -101,7 +106,7 @@ export class ProvisioningRepository {
       return [];
     }
 
-    return this.gate.run(() => this.dataSource.getRepository(RtsCycleTransitionEntity).find({
+    return this.gate.run(() => this.gate.repository(RtsCycleTransitionEntity).find({
       where: { cycleId: In(cycleIds) },
       order: { id: 'ASC' },
     }));
@@ -178,17 +183,38 @@ export class ProvisioningRepository {
     id: string,
     fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt' | 'preserveApps' | 'preservationDeclined' | 'snapshotNotNows' | 'releaseHeld' | 'lockCheckCommandUuid' | 'deadlineAt' | 'snapshotCommandUuid'>>,
   ): Promise<void> {
-    await this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
+    await this.gate.run(() => this.gate.repository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
   }
 
   /** A note in a cycle's history that is not a change of state (a forced release). */
   async noteOnCycle(cycleId: string, state: CycleState, reason: string, at: Date): Promise<void> {
-    await this.gate.run(() => this.dataSource.getRepository(RtsCycleTransitionEntity).insert({ cycleId, fromState: state, toState: state, reason, at }));
+    await this.gate.run(() => this.gate.repository(RtsCycleTransitionEntity).insert({ cycleId, fromState: state, toState: state, reason, at }));
+  }
+
+  /** Cycles not yet ended, by state (metrics, at scrape time): one grouped count over the state index. */
+  async countUnfinishedCycles(): Promise<Record<string, number>> {
+    const unfinished = [...ACTIVE_STATES, 'blocked'];
+    const rows = await this.gate.run(() =>
+      this.gate
+        .repository(RtsCycleEntity)
+        .createQueryBuilder('cycle')
+        .select('cycle.state', 'state')
+        .addSelect('COUNT(*)', 'count')
+        .where('cycle.state IN (:...states)', { states: unfinished })
+        .groupBy('cycle.state')
+        .getRawMany<{ state: string; count: string | number }>(),
+    );
+    const counts: Record<string, number> = Object.fromEntries(unfinished.map((state) => [state, 0]));
+    for (const row of rows) {
+      counts[row.state] = Number(row.count);
+    }
+
+    return counts;
   }
 
   /** Unfinished cycles whose phase deadline has passed. */
   async overdueCycles(now: Date): Promise<RtsCycle[]> {
-    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({
+    return this.gate.run(() => this.gate.repository(RtsCycleEntity).find({
       where: { state: In(ACTIVE_STATES.filter((state) => state !== 'stalled')), deadlineAt: LessThan(now) },
       take: 500,
     }));
@@ -196,9 +222,24 @@ export class ProvisioningRepository {
 
   /** Cycles still provisioning whose release timeout has passed. */
   async releaseDue(now: Date): Promise<RtsCycle[]> {
-    return this.gate.run(() => this.dataSource.getRepository(RtsCycleEntity).find({
+    return this.gate.run(() => this.gate.repository(RtsCycleEntity).find({
       where: { state: In(['provisioning', 'stalled']), releaseDueAt: LessThan(now), releaseCommandUuid: Not(IsNull()) },
       take: 500,
+    }));
+  }
+
+  /**
+   * Cycles the service started and did not get as far as the erase: their process stopped between
+   * storing the cycle and queueing the erase (a supervised device's lock check is queued with the
+   * cycle's own change, so it is never among them).
+   */
+  async interruptedStarts(quietSince: Date): Promise<RtsCycle[]> {
+    return this.gate.run(() => this.gate.repository(RtsCycleEntity).find({
+      where: [
+        { state: 'requested', trigger: 'service', eraseCommandUuid: Not(IsNull()), lockCheckCommandUuid: IsNull(), updatedAt: LessThan(quietSince) },
+        { state: 'stalled', stalledIn: 'requested', trigger: 'service', eraseCommandUuid: Not(IsNull()), lockCheckCommandUuid: IsNull(), updatedAt: LessThan(quietSince) },
+      ],
+      take: 100,
     }));
   }
 }

@@ -13,6 +13,7 @@ export type ProvisioningErrorCode =
   | 'CYCLE.NOT_FOUND'
   | 'CYCLE.ALREADY_ACTIVE'
   | 'CYCLE.ENROLLMENT_PROFILE_UNAVAILABLE'
+  | 'CYCLE.NOT_ERASING'
   | 'REQUEST.INVALID';
 
 export class ProvisioningError extends Error {

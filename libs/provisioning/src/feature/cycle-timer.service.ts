@@ -1,16 +1,24 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 
-import { createLogger } from '@turnaround/platform';
+import { createLogger, runWithNewLogContext } from '@turnaround/platform';
 
 import { ProvisioningRepository } from '../data-access/provisioning.repository.js';
 import { CycleService } from './cycle.service.js';
+import { ReturnToServiceService } from './return-to-service.service.js';
 
 const TICK_MS = 1_000;
+/** A started cycle this long without its erase was left by a process that stopped. */
+const INTERRUPTED_START_MS = 30_000;
 
 /**
- * Watches the clock for cycles: a missed phase deadline stalls the cycle with its reason, and a
- * passed release timeout sends DeviceConfigured ahead of whatever the plan still has queued.
- * TODO(#4): with several provisioning replicas each would tick; elect one or lock per cycle.
+ * Watches the clock for cycles: a missed phase deadline stalls the cycle with its reason, a passed
+ * release timeout sends DeviceConfigured ahead of whatever the plan still has queued, and a start
+ * interrupted before its erase (the process was killed) is taken up again.
+ *
+ * Every replica of the service ticks. That is safe because each action is a compare-and-set on the
+ * cycle's stored state (a second replica's transition finds the state moved on and does nothing),
+ * and the commands service ignores a command it already has; at worst a forced release is noted
+ * twice in the cycle's history.
  */
 @Injectable()
 export class CycleTimerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -21,10 +29,12 @@ export class CycleTimerService implements OnApplicationBootstrap, OnApplicationS
   constructor(
     private readonly cycles: CycleService,
     private readonly repository: ProvisioningRepository,
+    private readonly returnToService: ReturnToServiceService,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    // Each pass is a task of its own: its lines share an id, apart from the other passes'.
+    this.timer = setInterval(() => void runWithNewLogContext('cycle-timer', () => this.tick()), TICK_MS);
     this.timer.unref();
   }
 
@@ -42,7 +52,14 @@ export class CycleTimerService implements OnApplicationBootstrap, OnApplicationS
       for (const cycle of await this.repository.releaseDue(now)) {
         await this.cycles.forceRelease(cycle);
       }
-      for (const cycle of await this.repository.overdueCycles(now)) {
+      // A start taken up in this pass has just made progress: its new deadline is not yet due.
+      const resumed = new Set<string>();
+      for (const cycle of await this.repository.interruptedStarts(new Date(now.getTime() - INTERRUPTED_START_MS))) {
+        this.logger.warn({ udid: cycle.udid, cycleId: cycle.id }, 'cycle start was interrupted before its erase; resuming');
+        resumed.add(cycle.id);
+        await this.returnToService.lockChecked(cycle);
+      }
+      for (const cycle of (await this.repository.overdueCycles(now)).filter((due) => !resumed.has(due.id))) {
         await this.cycles.apply(cycle, { type: 'deadline-passed', reason: `no progress in ${cycle.state} before ${cycle.deadlineAt?.toISOString()}` });
       }
     } catch (error) {

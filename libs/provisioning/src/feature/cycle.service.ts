@@ -17,6 +17,7 @@ import {
 import { ProvisioningPlan } from '../domain/plan.js';
 import { CycleInput, isTerminal, nextState } from '../domain/rts-cycle.js';
 import { ProvisioningRepository, RtsCycle } from '../data-access/provisioning.repository.js';
+import { CycleMetrics } from './cycle-metrics.js';
 import { PROVISIONING_SETTINGS } from './provisioning.settings.js';
 import type { ProvisioningSettings } from './provisioning.settings.js';
 
@@ -33,6 +34,8 @@ export interface QueuedCommand {
   command: PlistDict;
   /** An erase whose bootstrap token the commands service attaches at delivery (never stored). */
   attachBootstrapToken?: { reason: string };
+  /** An erase whose Wi-Fi and enrollment profiles the commands service fetches at delivery. */
+  attachReturnToServiceProfiles?: { cycleId: string };
   /** Refused by the commands service once the enrollment's DeviceConfigured was acknowledged. */
   whileAwaitingConfiguration?: boolean;
 }
@@ -56,6 +59,7 @@ export class CycleService {
 
   constructor(
     private readonly bus: MessageBus,
+    private readonly metrics: CycleMetrics,
     private readonly repository: ProvisioningRepository,
     @Inject(PROVISIONING_SETTINGS) private readonly settings: ProvisioningSettings,
   ) {}
@@ -79,13 +83,22 @@ export class CycleService {
     }
     cycle.stalledIn = result.to === 'stalled' ? (cycle.stalledIn ?? result.from) : null;
     this.stamp(cycle, result.to, at);
-    if (!(await this.repository.recordTransition(cycle, result.from, result.reason, at))) {
+    // The transition and its event commit together (transactional outbox).
+    const recorded = await this.repository.unitOfWork(async () => {
+      if (!(await this.repository.recordTransition(cycle, result.from, result.reason, at))) {
+        return false;
+      }
+      await this.announce(cycle, result.from, result.reason, at, causationId);
+
+      return true;
+    });
+    if (!recorded) {
       Object.assign(cycle, before);
       this.logger.info({ udid: cycle.udid, cycleId: cycle.id, input: input.type }, 'stale cycle copy; transition skipped');
 
       return false;
     }
-    await this.announce(cycle, result.from, result.reason, at, causationId);
+    this.metrics.transitioned(before, cycle, at);
 
     return true;
   }
@@ -100,7 +113,6 @@ export class CycleService {
     if (commands.length === 0) {
       return;
     }
-    // TODO(#4): publish through a transactional outbox together with the state change.
     await this.bus.publish(
       EnqueueCommands,
       {
@@ -112,6 +124,7 @@ export class CycleService {
           requestType: entry.requestType,
           command: encodePlistXml(entry.command).toString('base64'),
           ...(entry.attachBootstrapToken ? { attachBootstrapToken: entry.attachBootstrapToken } : {}),
+          ...(entry.attachReturnToServiceProfiles ? { attachReturnToServiceProfiles: entry.attachReturnToServiceProfiles } : {}),
           ...(entry.whileAwaitingConfiguration ? { whileAwaitingConfiguration: true } : {}),
         })),
       },
@@ -143,10 +156,18 @@ export class CycleService {
       Object.fromEntries(steps.map((step) => [step.commandUuid, { requestType: step.requestType, outcome: 'queued' } satisfies PlanStep])),
     );
     cycle.releaseDueAt = new Date(Date.now() + this.settings.releaseTimeoutSeconds * 1000);
-    if (!(await this.apply(cycle, { type: 'awaiting-configuration' }, causationId))) {
+    // The state change and the plan's commands go out together or not at all.
+    const started = await this.repository.unitOfWork(async () => {
+      if (!(await this.apply(cycle, { type: 'awaiting-configuration' }, causationId))) {
+        return false;
+      }
+      await this.enqueue(cycle.udid, enrollmentId, cycle.releaseHeld ? steps : [...steps, ...release], cycle.id);
+
+      return true;
+    });
+    if (!started) {
       return false;
     }
-    await this.enqueue(cycle.udid, enrollmentId, cycle.releaseHeld ? steps : [...steps, ...release], cycle.id);
     this.logger.info(
       { udid: cycle.udid, cycleId: cycle.id, enrollmentId, steps: steps.length, releaseCommandUuid: cycle.releaseCommandUuid, preserveApps: cycle.preserveApps, releaseHeld: cycle.releaseHeld },
       'provisioning queued',
@@ -163,17 +184,21 @@ export class CycleService {
   async requeueInventory(cycle: RtsCycle): Promise<void> {
     const inventory = queued(buildManagedApplicationList());
     cycle.snapshotCommandUuid = inventory.commandUuid;
-    await this.repository.updateCycle(cycle.id, { snapshotCommandUuid: inventory.commandUuid });
-    await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, [inventory], cycle.id);
+    await this.repository.unitOfWork(async () => {
+      await this.repository.updateCycle(cycle.id, { snapshotCommandUuid: inventory.commandUuid });
+      await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, [inventory], cycle.id);
+    });
     this.logger.info({ udid: cycle.udid, cycleId: cycle.id, commandUuid: inventory.commandUuid }, 'inventory answered before the release; asked again');
   }
 
   /** Queues the held-back DeviceConfigured with the CommandUUID the cycle recorded. */
   private async releaseHeldBack(cycle: RtsCycle, placement: 'back' | 'front'): Promise<void> {
     cycle.releaseHeld = false;
-    await this.repository.updateCycle(cycle.id, { releaseHeld: false });
     const release = releaseCommands(cycle);
-    await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, release, cycle.id, placement);
+    await this.repository.unitOfWork(async () => {
+      await this.repository.updateCycle(cycle.id, { releaseHeld: false });
+      await this.enqueue(cycle.udid, cycle.newEnrollmentId ?? cycle.enrollmentId, release, cycle.id, placement);
+    });
     this.logger.info({ udid: cycle.udid, cycleId: cycle.id, releaseCommandUuid: cycle.releaseCommandUuid, placement }, 'release queued after the app installs');
   }
 
@@ -189,15 +214,22 @@ export class CycleService {
     const snapshotMs = cycle.snapshotStartedAt ? Math.max(0, at.getTime() - cycle.snapshotStartedAt.getTime()) : 0;
     cycle.snapshotApps = apps ? JSON.stringify(apps) : null;
     const reason = apps ? undefined : 'the device resumed, but its inventory after the snapshot came back as an error';
-    if (!(await this.apply(cycle, { type: 'snapshot-ready', ...(reason ? { reason } : {}) }, causationId))) {
+    const ended = await this.repository.unitOfWork(async () => {
+      if (!(await this.apply(cycle, { type: 'snapshot-ready', ...(reason ? { reason } : {}) }, causationId))) {
+        return false;
+      }
+      if (apps) {
+        await this.bus.publish(
+          SnapshotReady,
+          { cycleId: cycle.id, udid: cycle.udid, apps, notNowAnswers: cycle.snapshotNotNows, snapshotMs, at: at.toISOString() },
+          { subject: cycle.udid, correlationId: cycle.id, causationId },
+        );
+      }
+
+      return true;
+    });
+    if (!ended) {
       return;
-    }
-    if (apps) {
-      await this.bus.publish(
-        SnapshotReady,
-        { cycleId: cycle.id, udid: cycle.udid, apps, notNowAnswers: cycle.snapshotNotNows, snapshotMs, at: at.toISOString() },
-        { subject: cycle.udid, correlationId: cycle.id, causationId },
-      );
     }
     this.logger.info({ udid: cycle.udid, cycleId: cycle.id, apps: apps?.length, notNowAnswers: cycle.snapshotNotNows, snapshotMs }, 'snapshot ready');
   }
@@ -209,8 +241,10 @@ export class CycleService {
     }
     cycle.preserveApps = false;
     cycle.preservationDeclined = reason;
-    await this.repository.updateCycle(cycle.id, { preserveApps: false, preservationDeclined: reason });
-    await this.announceDeclined(cycle, reason);
+    await this.repository.unitOfWork(async () => {
+      await this.repository.updateCycle(cycle.id, { preserveApps: false, preservationDeclined: reason });
+      await this.announceDeclined(cycle, reason);
+    });
   }
 
   async announceDeclined(cycle: RtsCycle, reason: string): Promise<void> {
@@ -227,19 +261,24 @@ export class CycleService {
     const steps = JSON.parse(cycle.planSteps) as Record<string, PlanStep>;
     const unanswered = Object.values(steps).filter((step) => step.outcome === 'queued' || step.outcome === 'delivered' || step.outcome === 'not-now');
     const reason = `release timeout after ${this.settings.releaseTimeoutSeconds} s; unfinished steps: ${unanswered.map((step) => `${step.requestType} (${step.outcome})`).join(', ') || 'none'}`;
-    await this.repository.updateCycle(cycle.id, { reason, releaseDueAt: null });
-    await this.repository.noteOnCycle(cycle.id, cycle.state, reason, new Date());
-    if (cycle.releaseHeld) {
-      await this.releaseHeldBack(cycle, 'front');
+    const held = cycle.releaseHeld;
+    await this.repository.unitOfWork(async () => {
+      await this.repository.updateCycle(cycle.id, { reason, releaseDueAt: null });
+      await this.repository.noteOnCycle(cycle.id, cycle.state, reason, new Date());
+      if (held) {
+        await this.releaseHeldBack(cycle, 'front');
 
-      return;
+        return;
+      }
+      await this.bus.publish(
+        PrioritizeCommand,
+        { udid: cycle.udid, enrollmentId: cycle.newEnrollmentId ?? cycle.enrollmentId, commandUuid: cycle.releaseCommandUuid! },
+        { subject: cycle.udid, correlationId: cycle.id },
+      );
+    });
+    if (!held) {
+      this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason }, 'release forced');
     }
-    await this.bus.publish(
-      PrioritizeCommand,
-      { udid: cycle.udid, enrollmentId: cycle.newEnrollmentId ?? cycle.enrollmentId, commandUuid: cycle.releaseCommandUuid! },
-      { subject: cycle.udid, correlationId: cycle.id },
-    );
-    this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason }, 'release forced');
   }
 
   /** Records what happened to a plan step; outcomes never block the cycle. */
@@ -312,7 +351,6 @@ export class CycleService {
     } else {
       this.logger.info(fields, 'cycle transition');
     }
-    // TODO(#4): publish through a transactional outbox together with the state change.
     await this.bus.publish(
       CycleEvents[cycle.state],
       {

@@ -1,13 +1,21 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 
-import { CheckEnrollmentPolicy, PrepareDeviceReturnToService, ReturnToServiceAnswered } from '@turnaround/contracts';
+import {
+  CheckEnrollmentPolicy,
+  PrepareDeviceReturnToService,
+  RenderReturnToServiceProfiles,
+  ReturnToServiceAnswered,
+} from '@turnaround/contracts';
 import type { DataOf, Envelope, ReplyOf } from '@turnaround/contracts';
 import { OnEvent, OnRequest } from '@turnaround/messaging';
 
 import { ReturnToServiceService } from './return-to-service.service.js';
 
-/** What check-in asks provisioning while a device waits for its answer, and what it reports back. */
+/**
+ * What check-in asks provisioning while a device waits for its answer, and what it reports back;
+ * and the erase's profiles the commands service asks for as it delivers the erase.
+ */
 @Controller()
 export class DeviceRequestsConsumer {
   constructor(private readonly returnToService: ReturnToServiceService) {}
@@ -15,6 +23,11 @@ export class DeviceRequestsConsumer {
   @OnRequest(PrepareDeviceReturnToService)
   async prepare(@Payload() envelope: Envelope<DataOf<typeof PrepareDeviceReturnToService>>): Promise<ReplyOf<typeof PrepareDeviceReturnToService>> {
     return this.returnToService.prepareForDevice(envelope.data.udid, envelope.data.enrollmentId);
+  }
+
+  @OnRequest(RenderReturnToServiceProfiles)
+  async renderProfiles(@Payload() envelope: Envelope<DataOf<typeof RenderReturnToServiceProfiles>>): Promise<ReplyOf<typeof RenderReturnToServiceProfiles>> {
+    return this.returnToService.renderProfiles(envelope.data.udid, envelope.data.cycleId);
   }
 
   @OnRequest(CheckEnrollmentPolicy)

@@ -10,6 +10,7 @@ import {
   DescribeBootstrapToken,
   IssueEnrollmentProfile,
   PrepareDeviceReturnToService,
+  RenderReturnToServiceProfiles,
   ReplyOf,
   ReturnToServiceAnswered,
 } from '@turnaround/contracts';
@@ -61,6 +62,7 @@ interface ReturnToServicePieces {
 
 type PrepareReply = ReplyOf<typeof PrepareDeviceReturnToService>;
 type PolicyReply = ReplyOf<typeof CheckEnrollmentPolicy>;
+type ProfilesReply = ReplyOf<typeof RenderReturnToServiceProfiles>;
 
 /**
  * Starts Return to Service cycles: from the admin API (an erase is queued) or from the device's
@@ -235,19 +237,26 @@ export class ReturnToServiceService {
       const check = queued(buildDeviceInformation(['IsActivationLockEnabled']));
       cycle.lockCheckCommandUuid = check.commandUuid;
       cycle.deadlineAt = new Date(Date.now() + this.settings.phaseDeadlineSeconds * 1000);
-      await this.repository.updateCycle(cycle.id, { lockCheckCommandUuid: check.commandUuid, deadlineAt: cycle.deadlineAt });
-      await this.startFailsWith(cycle, () => this.cycles.enqueue(udid, cycle.enrollmentId, [check], cycle.id));
+      await this.startFailsWith(cycle, () =>
+        this.repository.unitOfWork(async () => {
+          await this.repository.updateCycle(cycle.id, { lockCheckCommandUuid: check.commandUuid, deadlineAt: cycle.deadlineAt });
+          await this.cycles.enqueue(udid, cycle.enrollmentId, [check], cycle.id);
+        }),
+      );
       this.logger.info({ udid, cycleId: cycle.id, commandUuid: check.commandUuid }, 'activation lock checked before the erase');
 
       return cycle.id;
     }
-    await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, await this.piecesFor(device, configuration), configuration));
+    await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, configuration));
 
     return cycle.id;
   }
 
-  /** The device answered whether Activation Lock is on (its facts are stored): clear it, then erase. */
-  async lockChecked(cycle: RtsCycle, causationId: string): Promise<void> {
+  /**
+   * The device answered whether Activation Lock is on (its facts are stored): clear it, then erase.
+   * Also resumes a start that a stopped process left before its erase (no cause then).
+   */
+  async lockChecked(cycle: RtsCycle, causationId?: string): Promise<void> {
     if (cycle.state !== 'requested' && !(cycle.state === 'stalled' && cycle.stalledIn === 'requested')) {
       return;
     }
@@ -259,32 +268,65 @@ export class ReturnToServiceService {
       return;
     }
     try {
-      await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, await this.piecesFor(device, configuration), configuration));
+      await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, configuration));
     } catch (error) {
       this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: (error as Error).message }, 'erase not queued after the activation lock check');
     }
   }
 
-  /** Clears Activation Lock if it is on, then queues the erase; a lock that stays on blocks the cycle. */
-  private async eraseNow(cycle: RtsCycle, device: ManagedDevice, pieces: ReturnToServicePieces, configuration: RtsConfiguration): Promise<void> {
+  /**
+   * The Wi-Fi and enrollment profiles of a queued erase, asked for by the commands service as it
+   * delivers it: they never travel in EnqueueCommands, which every subscriber, the outbox and any
+   * dead letter would hold. Only while the cycle waits for that erase (a stalled one may resume).
+   */
+  async renderProfiles(udid: string, cycleId: string): Promise<ProfilesReply> {
+    const cycle = await this.repository.findCycle(cycleId);
+    const erasing = cycle?.state === 'erase-queued' || (cycle?.state === 'stalled' && cycle.stalledIn === 'erase-queued');
+    if (!cycle || cycle.udid !== udid || !erasing) {
+      throw new ProvisioningError('CYCLE.NOT_ERASING', `cycle ${cycleId} of ${udid} does not wait for its erase (${cycle?.state ?? 'unknown'})`);
+    }
+    const device = await this.repository.findDevice(udid);
+    const configuration = await this.repository.findConfiguration(cycle.configurationId);
+    if (!device || !configuration) {
+      throw new ProvisioningError('CYCLE.NOT_ERASING', `the device or the RTS configuration of cycle ${cycleId} is gone`);
+    }
+    const pieces = await this.piecesFor(device, configuration);
+    this.logger.info(
+      { udid, cycleId, wifiProfile: pieces.wifiProfileData !== undefined, mdmProfileData: pieces.mdmProfileBecause ?? 'not needed' },
+      'return to service profiles rendered',
+    );
+
+    return {
+      ...(pieces.wifiProfileData ? { wifiProfileData: pieces.wifiProfileData.toString('base64') } : {}),
+      ...(pieces.mdmProfileData ? { mdmProfileData: pieces.mdmProfileData.toString('base64') } : {}),
+    };
+  }
+
+  /**
+   * Clears Activation Lock if it is on, then queues the erase; a lock that stays on blocks the
+   * cycle. The queued erase holds no profile: the commands service asks for them at delivery.
+   */
+  private async eraseNow(cycle: RtsCycle, device: ManagedDevice, configuration: RtsConfiguration): Promise<void> {
     if (await this.clearActivationLock(device, cycle)) {
       return;
     }
+    const attachProfiles = Boolean(configuration.wifiProfile) || cycle.mdmProfileBecause !== null;
     const erase = {
       commandUuid: cycle.eraseCommandUuid!,
       requestType: 'EraseDevice',
       command: buildEraseDevice({
-        ...(pieces.preserveDataPlan ? { preserveDataPlan: true } : {}),
-        returnToService: {
-          enabled: true,
-          ...(pieces.wifiProfileData ? { wifiProfileData: pieces.wifiProfileData } : {}),
-          ...(pieces.mdmProfileData ? { mdmProfileData: pieces.mdmProfileData } : {}),
-        },
+        ...(configuration.preserveDataPlan ? { preserveDataPlan: true } : {}),
+        returnToService: { enabled: true },
       }),
       ...(cycle.preserveApps ? { attachBootstrapToken: { reason: `erase for cycle ${cycle.id}` } } : {}),
+      ...(attachProfiles ? { attachReturnToServiceProfiles: { cycleId: cycle.id } } : {}),
     };
-    await this.cycles.apply(cycle, { type: 'erase-queued' });
-    await this.cycles.enqueue(cycle.udid, cycle.enrollmentId, [erase], cycle.id);
+    // The erase is queued exactly when the cycle says so: both commit together or neither does.
+    await this.repository.unitOfWork(async () => {
+      if (await this.cycles.apply(cycle, { type: 'erase-queued' })) {
+        await this.cycles.enqueue(cycle.udid, cycle.enrollmentId, [erase], cycle.id);
+      }
+    });
     this.logger.info(
       {
         udid: cycle.udid,
@@ -292,7 +334,7 @@ export class ReturnToServiceService {
         commandUuid: erase.commandUuid,
         configuration: configuration.name,
         preserveApps: cycle.preserveApps,
-        mdmProfileData: pieces.mdmProfileBecause ?? 'not needed',
+        mdmProfileData: cycle.mdmProfileBecause ?? 'not needed',
       },
       'return to service queued',
     );
@@ -358,16 +400,18 @@ export class ReturnToServiceService {
       releaseDueAt: null,
       updatedAt: now,
     };
-    await this.repository.startCycle(cycle);
-    await this.cycles.announceRequested(cycle);
-    if (declined) {
-      await this.cycles.announceDeclined(cycle, declined);
-    }
-    if (configuration.osPolicy && mdmProfileBecause) {
-      // Section 15 #19: a device handed its enrollment profile never fetches one, so the 403
-      // that would make it update has nowhere to go.
-      await this.repository.noteOnCycle(cycle.id, cycle.state, `the OS-version policy cannot apply: the erase carries MDMProfileData (${mdmProfileBecause}), so the device does not fetch its profile where a software update could be required`, now);
-    }
+    await this.repository.unitOfWork(async () => {
+      await this.repository.startCycle(cycle);
+      await this.cycles.announceRequested(cycle);
+      if (declined) {
+        await this.cycles.announceDeclined(cycle, declined);
+      }
+      if (configuration.osPolicy && mdmProfileBecause) {
+        // Section 15 #19: a device handed its enrollment profile never fetches one, so the 403
+        // that would make it update has nowhere to go.
+        await this.repository.noteOnCycle(cycle.id, cycle.state, `the OS-version policy cannot apply: the erase carries MDMProfileData (${mdmProfileBecause}), so the device does not fetch its profile where a software update could be required`, now);
+      }
+    });
 
     return cycle;
   }
