@@ -45,6 +45,8 @@ export class OutboxRelay {
   private listener?: pg.Client;
   private unsubscribe?: () => void;
   private failing = false;
+  /** When to try LISTEN again after it failed (polling meanwhile). */
+  private listenAgainAt = 0;
   /** Rounds in progress, for `drain()`. */
   private round: Promise<number> = Promise.resolve(0);
 
@@ -92,7 +94,14 @@ export class OutboxRelay {
     let total = 0;
     for (;;) {
       const previous = this.round;
-      const next = previous.then(() => (this.leader && !this.stopping ? this.publishRound() : 0), () => 0);
+      const run = async (): Promise<number> => {
+        await this.confirmLeadership();
+
+        return this.leader && !this.stopping ? this.publishRound() : 0;
+      };
+      // After a failed round the next one still runs: its caller must not hear "quiet" while
+      // rows remain.
+      const next = previous.then(run, run);
       this.round = next;
       const sent = await next;
       total += sent;
@@ -118,6 +127,10 @@ export class OutboxRelay {
       try {
         if (!this.leader) {
           this.leader = await this.tryToLead();
+        }
+        if (this.leader && !this.listener && this.dataSource.options.type === 'postgres' && Date.now() >= this.listenAgainAt) {
+          this.listenAgainAt = Date.now() + 30_000;
+          await this.listen().catch(() => undefined);
         }
         if (this.leader) {
           await this.drain();
@@ -148,6 +161,12 @@ export class OutboxRelay {
     this.leader = false;
   }
 
+  /**
+   * One batch, in `seq` order per device: each device's events go one after another (the next only
+   * once the broker confirmed the previous), different devices side by side. A refused message
+   * stops its device's chain there, so nothing of that device overtakes it; the other devices'
+   * confirmed rows are deleted all the same.
+   */
   private async publishRound(): Promise<number> {
     const rows = await this.gate.run(() =>
       this.gate.repository(OutboxMessageEntity).find({ order: { seq: 'ASC' }, take: this.batchSize }),
@@ -155,23 +174,55 @@ export class OutboxRelay {
     if (rows.length === 0) {
       return 0;
     }
-    // One channel keeps publish order; waiting for all confirms together keeps the round short.
-    const outcomes = await Promise.allSettled(rows.map((row) => this.transport.publish(JSON.parse(row.envelope) as Envelope)));
-    const firstFailure = outcomes.findIndex((outcome) => outcome.status === 'rejected');
-    const confirmed = firstFailure === -1 ? rows : rows.slice(0, firstFailure);
-    if (confirmed.length > 0) {
-      await this.gate.run(() => this.gate.repository(OutboxMessageEntity).delete({ seq: In(confirmed.map((row) => row.seq)) }));
+    const bySubject = new Map<string, OutboxMessageEntity[]>();
+    for (const row of rows) {
+      bySubject.set(row.subject, [...(bySubject.get(row.subject) ?? []), row]);
     }
-    if (firstFailure !== -1) {
-      // Rows after the failure stay too (even if confirmed): publishing them again keeps the
-      // order, and the consumers' inboxes drop the repeats.
-      const failed = rows[firstFailure];
-      await this.gate.run(() => this.gate.repository(OutboxMessageEntity).increment({ seq: failed.seq }, 'failedAttempts', 1));
-      const reason = (outcomes[firstFailure] as PromiseRejectedResult).reason as Error;
-      throw new Error(`publishing ${failed.type} (${failed.messageId}) failed: ${reason?.message ?? String(reason)}`);
+    const confirmed: number[] = [];
+    const failures: { row: OutboxMessageEntity; reason: unknown }[] = [];
+    await Promise.all(
+      [...bySubject.values()].map(async (chain) => {
+        for (const row of chain) {
+          try {
+            await this.transport.publish(JSON.parse(row.envelope) as Envelope);
+            confirmed.push(row.seq);
+          } catch (reason) {
+            failures.push({ row, reason });
+
+            return;
+          }
+        }
+      }),
+    );
+    if (confirmed.length > 0) {
+      await this.gate.run(() => this.gate.repository(OutboxMessageEntity).delete({ seq: In(confirmed) }));
+    }
+    if (failures.length > 0) {
+      const seqs = failures.map(({ row }) => row.seq);
+      await this.gate.run(() => this.gate.repository(OutboxMessageEntity).increment({ seq: In(seqs) }, 'failedAttempts', 1));
+      const { row, reason } = failures[0]!;
+      throw new Error(`publishing ${row.type} (${row.messageId}) failed: ${(reason as Error)?.message ?? String(reason)}`);
     }
 
     return confirmed.length;
+  }
+
+  /**
+   * The lock lives as long as its session: once that session is gone (idle timeout, failover) a
+   * relay elsewhere may hold the lock, and this one must stop before it publishes beside it.
+   */
+  private async confirmLeadership(): Promise<void> {
+    if (!this.lockRunner) {
+      return;
+    }
+    try {
+      await this.lockRunner.query('SELECT 1');
+    } catch {
+      this.logger.warn({ service: this.service }, 'outbox relay lost its lock session; no longer publishing');
+      this.leader = false;
+      await this.lockRunner.release().catch(() => undefined);
+      this.lockRunner = undefined;
+    }
   }
 
   private async tryToLead(): Promise<boolean> {
@@ -185,7 +236,10 @@ export class OutboxRelay {
     if (!row?.locked) {
       return false;
     }
-    await this.listen();
+    // Notifications only wake the relay sooner; without them it polls, and still publishes.
+    await this.listen().catch((error: Error) => {
+      this.logger.warn({ service: this.service, reason: error.message }, 'outbox notifications unavailable; polling');
+    });
     this.logger.info({ service: this.service }, 'outbox relay leads');
 
     return true;
@@ -206,9 +260,15 @@ export class OutboxRelay {
     client.on('error', (error) => {
       this.logger.warn({ service: this.service, reason: error.message }, 'outbox notifications lost; polling');
       this.listener = undefined;
+      void client.end().catch(() => undefined);
     });
-    await client.connect();
-    await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     this.listener = client;
   }
 

@@ -85,7 +85,8 @@ export function dataSourceOptions(
       url: config.databaseUrl,
       schema: service,
       migrations: [...migrations.postgres],
-      extra: { max: 10 },
+      // A connection that cannot be had fails the work after 10 s instead of queueing it for ever.
+      extra: { max: 10, connectionTimeoutMillis: 10_000 },
     };
   }
   // The databases hold push details and Wi-Fi profiles: readable by the service's user only.

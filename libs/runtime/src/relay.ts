@@ -71,7 +71,7 @@ class RelayModule {
               schema: service,
               entities: MESSAGING_ENTITIES,
               synchronize: false,
-              extra: { max: 3 },
+              extra: { max: 3, connectionTimeoutMillis: 10_000 },
             }).initialize(),
         })),
         RelayHost,

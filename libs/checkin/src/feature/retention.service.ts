@@ -15,7 +15,7 @@ export class CheckinRetentionService extends RetentionService {
       {
         name: 'inboxMessages',
         days: config.inboxRetentionDays,
-        deleteBatch: (before) => inbox.purge(before),
+        deleteBatch: (before, limit) => inbox.purge(before, limit),
       },
     ]);
   }

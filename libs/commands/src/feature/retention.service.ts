@@ -22,7 +22,7 @@ export class CommandsRetentionService extends RetentionService {
       {
         name: 'inboxMessages',
         days: config.inboxRetentionDays,
-        deleteBatch: (before) => inbox.purge(before),
+        deleteBatch: (before, limit) => inbox.purge(before, limit),
       },
     ]);
   }

@@ -110,7 +110,25 @@ export class EscrowRepository {
 
   /** Runs `work` as one transaction: every repository call and staged event inside it commit together. */
   unitOfWork<T>(work: () => Promise<T>): Promise<T> {
-    return this.gate.transaction(() => work());
+    if (this.gate.inTransaction) {
+      return this.gate.transaction(() => work());
+    }
+
+    // Run whole again on a write conflict (a concurrent store or re-wrap of the same device): a
+    // request has no redelivery to fall back on.
+    return this.retryingConflicts(() => this.gate.transaction(() => work()));
+  }
+
+  private async retryingConflicts<T>(attemptOnce: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await attemptOnce();
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !isWriteConflict(error)) {
+          throw error;
+        }
+      }
+    }
   }
 
   /** Adds a version of the secret, or records a repeat of the one in force. */
@@ -334,15 +352,7 @@ export class EscrowRepository {
     if (this.gate.inTransaction) {
       return this.gate.transaction(work);
     }
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await this.inLane(udid, () => this.gate.transaction(work));
-      } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isWriteConflict(error)) {
-          throw error;
-        }
-      }
-    }
+    return this.retryingConflicts(() => this.inLane(udid, () => this.gate.transaction(work)));
   }
 
   /**

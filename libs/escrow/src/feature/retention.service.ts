@@ -24,7 +24,7 @@ export class EscrowRetentionService extends RetentionService {
       {
         name: 'inboxMessages',
         days: config.inboxRetentionDays,
-        deleteBatch: (before) => inbox.purge(before),
+        deleteBatch: (before, limit) => inbox.purge(before, limit),
       },
     ]);
   }

@@ -42,6 +42,11 @@ export class ProvisioningRepository {
     return this.gate.transaction(() => work());
   }
 
+  /** Runs `hook` once the current unit of work committed (at once outside one; never on rollback). */
+  afterCommit(hook: () => void): void {
+    this.gate.afterCommit(hook);
+  }
+
   async saveConfiguration(configuration: RtsConfiguration): Promise<void> {
     await this.gate.run(() => this.gate.repository(RtsConfigurationEntity).save(configuration));
   }
@@ -153,7 +158,10 @@ export class ProvisioningRepository {
    */
   async recordTransition(cycle: RtsCycle, from: CycleState, reason: string | undefined, at: Date): Promise<boolean> {
     return this.gate.transaction(async (manager) => {
-      const stored = await manager.findOneBy(RtsCycleEntity, { id: cycle.id });
+      // Locked on PostgreSQL: two writers holding the same copy (two replicas' timers, the timer
+      // and a handler) must not both move the cycle out of `from`. SQLite runs one at a time.
+      const lock = manager.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' as const } } : {};
+      const stored = await manager.findOne(RtsCycleEntity, { where: { id: cycle.id }, ...lock });
       if (!stored || stored.state !== from) {
         return false;
       }

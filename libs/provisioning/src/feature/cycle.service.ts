@@ -98,7 +98,9 @@ export class CycleService {
 
       return false;
     }
-    this.metrics.transitioned(before, cycle, at);
+    const after = { ...cycle };
+    // Counted once the outermost unit commits: a rolled-back (and redelivered) transition is not.
+    this.repository.afterCommit(() => this.metrics.transitioned(before, after, at));
 
     return true;
   }

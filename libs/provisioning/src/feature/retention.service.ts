@@ -23,7 +23,7 @@ export class ProvisioningRetentionService extends RetentionService {
       {
         name: 'inboxMessages',
         days: config.inboxRetentionDays,
-        deleteBatch: (before) => inbox.purge(before),
+        deleteBatch: (before, limit) => inbox.purge(before, limit),
       },
     ]);
   }
