@@ -12,8 +12,6 @@ import { array, base64, boolean, nonEmptyString, object, oneOf, optional } from 
  * - `attachReturnToServiceProfiles`: the same for the erase's `ReturnToService.WiFiProfileData`
  *   and `MDMProfileData` (a network password, an identity and its password): provisioning renders
  *   them for cycle `cycleId` when the erase is delivered (RenderReturnToServiceProfiles).
- * - `attachWifiProfile`: an InstallProfile whose `Payload` is cycle `cycleId`'s Wi-Fi profile,
- *   rendered the same way.
  * - `whileAwaitingConfiguration`: the command only makes sense before DeviceConfigured; once the
  *   enrollment's DeviceConfigured was acknowledged it is refused (DeviceConfigured itself always is).
  */
@@ -31,7 +29,6 @@ export const EnqueueCommands = defineEvent(
         command: base64(),
         attachBootstrapToken: optional(object({ reason: nonEmptyString() })),
         attachReturnToServiceProfiles: optional(object({ cycleId: nonEmptyString() })),
-        attachWifiProfile: optional(object({ cycleId: nonEmptyString() })),
         whileAwaitingConfiguration: optional(boolean()),
       }),
     ),
