@@ -1,0 +1,302 @@
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { createLogger } from '@turnaround/platform';
+
+import { Cleanup } from './cleanup.js';
+import { CYCLE_FLOWS, runCycles, type CycleRunResult } from './cycle-phase.js';
+import type { LoadResult } from './load-job.js';
+import { currentLoad, describeMachine, describeSource } from './machine.js';
+import { runMemory, sampleMemory, type MemoryResult } from './memory-phase.js';
+import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options.js';
+import { readProfile, renderProfile, summarizeProfile } from './profile-summary.js';
+import { runRequestPhases } from './request-phases.js';
+import { checkTargets, renderMarkdown, type BenchResults, type ModeResults } from './results.js';
+import { ServiceUnderTest, type Mode } from './service-under-test.js';
+
+/**
+ * `npm run bench`: starts Turnaround embedded and distributed from dist/, measures it, writes
+ * JSON and a markdown table, and stops and removes everything it started (see --help).
+ */
+const logger = createLogger('Bench');
+// dist/apps/bench/src/main.js: dist is three folders up.
+const distDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+interface RunContext {
+  options: BenchOptions;
+  cleanup: Cleanup;
+  workDir: string;
+  signal: AbortSignal;
+}
+
+async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
+  const { options, signal } = context;
+  const modeCleanup = new Cleanup();
+  const stopMode = context.cleanup.add(`${mode} services`, () => modeCleanup.runAll());
+  const service = new ServiceUnderTest(mode, {
+    distDir,
+    workDir: context.workDir,
+    logLevel: options.logLevel,
+    postgresUrl: options.postgresUrl,
+    amqpUrl: options.amqpUrl,
+    cleanup: modeCleanup,
+    ...(options.profile ? { cpuProfileDir: resolve(options.outDir) } : {}),
+  });
+  let requests: LoadResult[] = [];
+  const cycles: CycleRunResult[] = [];
+  let memory: MemoryResult | undefined;
+  let devicesEnrolled = 0;
+
+  try {
+    await service.start();
+    if (options.phases.includes('requests')) {
+      const outcome = await runRequestPhases(
+        service,
+        {
+          kinds: options.kinds,
+          connections: options.connections,
+          warmupMs: options.warmupMs,
+          durationMs: options.durationMs,
+          poolSize: options.poolSize,
+          reportCommands: options.reportCommands,
+          enrollConcurrency: options.enrollConcurrency,
+          seed: options.seed,
+          distDir,
+          signal,
+        },
+        modeCleanup,
+      );
+
+      requests = outcome.results;
+      devicesEnrolled += outcome.enrolled;
+    }
+    if (options.profile) {
+      await writeProfileSummary(service, requests, options);
+
+      return { mode, requests, cycles, peak: [], devicesEnrolled };
+    }
+    if (options.phases.includes('cycles')) {
+      for (const flow of CYCLE_FLOWS) {
+        const run = await runCycles(service, flow, {
+          devices: options.cycleDevices,
+          cycles: options.cycles,
+          concurrency: options.cycleConcurrency,
+          busyPollMs: options.busyPollMs,
+          idlePollMs: options.idlePollMs,
+          seed: options.seed,
+          timeoutMs: 600_000,
+        });
+
+        cycles.push(run);
+        devicesEnrolled += run.devices;
+        logger.info(
+          {
+            mode,
+            flow,
+            returned: run.returned,
+            notReturned: run.notReturned,
+            cyclesPerSecond: Number(run.cyclesPerSecond.toFixed(1)),
+          },
+          'RTS cycles measured',
+        );
+      }
+    }
+    if (options.phases.includes('memory')) {
+      memory = await runMemory(service, {
+        targetDevices: options.memoryDevices,
+        concurrency: options.enrollConcurrency,
+        seed: options.seed,
+        signal,
+      });
+      devicesEnrolled += memory.enrolledHere;
+      logger.info(
+        {
+          mode,
+          devices: memory.devicesKnown,
+          rssMb: memory.processes.map(
+            (entry) => `${entry.name}:${Math.round(entry.rssBytes / 2 ** 20)}`,
+          ),
+        },
+        'memory measured',
+      );
+    }
+
+    return { mode, requests, cycles, memory, peak: sampleMemory(service), devicesEnrolled };
+  } finally {
+    await stopMode();
+  }
+}
+
+/** Lets the profiled process exit so V8 writes the profile, then sums up the Idle window. */
+async function writeProfileSummary(
+  service: ServiceUnderTest,
+  requests: LoadResult[],
+  options: BenchOptions,
+): Promise<void> {
+  const idle = requests.find((result) => result.kind === 'idle');
+
+  await service.exitForProfile();
+
+  const dir = resolve(options.outDir);
+  const newest = readdirSync(dir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .map((name) => join(dir, name))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+
+  if (!newest || !idle) {
+    throw new Error(`no CPU profile was written to ${dir}`);
+  }
+
+  const summary = summarizeProfile(readProfile(newest), {
+    startUs: idle.windowStartUs,
+    endUs: idle.windowEndUs,
+  });
+  const text = [
+    `# Embedded service under signed Idle load (${idle.connections} connections)`,
+    '',
+    `${Math.round(idle.requestsPerSecond)} Idle/s, p99 ${idle.latencyMs.p99?.toFixed(2)} ms, ` +
+      `${idle.cpuMsPerRequest?.toFixed(3)} ms CPU per request. Profile: ${newest}`,
+    '',
+    renderProfile(summary),
+  ].join('\n');
+  const file = join(dir, 'summary.md');
+
+  writeFileSync(file, text);
+  // The window again, so the profile can be summed up anew: profile-summary.js FILE START END.
+  writeFileSync(
+    join(dir, 'window.json'),
+    `${JSON.stringify({ profile: newest, startUs: idle.windowStartUs, endUs: idle.windowEndUs, idle })}\n`,
+  );
+  process.stdout.write(`${text}\n`);
+  logger.info({ profile: newest, summary: file }, 'profile summarized');
+}
+
+/** Results are committed: no password of a broker or database goes into them. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+
+  parsed.password = '';
+
+  return parsed.toString();
+}
+
+function writeResults(results: BenchResults, outDir: string): string[] {
+  const dir = resolve(outDir);
+  const stamp = results.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  const files = [
+    join(dir, 'results', `${stamp}.json`),
+    join(dir, 'latest.json'),
+    join(dir, 'latest.md'),
+  ];
+
+  mkdirSync(join(dir, 'results'), { recursive: true });
+  writeFileSync(files[0] as string, json);
+  writeFileSync(files[1] as string, json);
+  writeFileSync(files[2] as string, renderMarkdown(results));
+
+  return files;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: BenchOptions;
+
+  try {
+    const command = parseBenchArgs(argv);
+
+    if (command.kind === 'help') {
+      process.stdout.write(USAGE);
+
+      return 0;
+    }
+    options = command.options;
+  } catch (error) {
+    if (error instanceof BenchUsageError) {
+      process.stderr.write(`bench: ${error.message}\n`);
+
+      return 2;
+    }
+    throw error;
+  }
+
+  const startedAt = new Date().toISOString();
+  const workDir = resolve('bench', 'tmp', `run-${startedAt.replace(/[:.]/g, '-')}-${process.pid}`);
+  const cleanup = new Cleanup();
+  const controller = new AbortController();
+  let ok = false;
+
+  mkdirSync(workDir, { recursive: true });
+  // Registered first, so it runs last: the services' logs stay when the run failed.
+  cleanup.add('remove the work folder', () => {
+    if (ok) {
+      rmSync(workDir, { recursive: true, force: true });
+
+      return;
+    }
+    for (const entry of readdirSync(workDir)) {
+      if (entry.startsWith('data-')) {
+        rmSync(join(workDir, entry), { recursive: true, force: true });
+      }
+    }
+    logger.info({ logs: workDir }, 'services\u2019 logs kept');
+  });
+  cleanup.onSignals(() => controller.abort());
+  // Whatever escapes (an error event nobody listened to) must still stop what the run started.
+  const crash = (error: unknown): void => {
+    logger.fatal({ err: error }, 'bench crashed; cleaning up');
+    controller.abort();
+    void cleanup.runAll().finally(() => process.exit(1));
+  };
+
+  process.once('uncaughtException', crash);
+  process.once('unhandledRejection', crash);
+
+  const machine = describeMachine();
+  const source = describeSource();
+  const context: RunContext = { options, cleanup, workDir, signal: controller.signal };
+
+  logger.info(
+    { kind: options.kind, modes: options.modes, phases: options.phases, seed: options.seed },
+    'bench started',
+  );
+  try {
+    const modes: ModeResults[] = [];
+
+    for (const mode of options.modes) {
+      modes.push(await runMode(mode, context));
+    }
+    machine.loadAtEnd = currentLoad();
+    if (!options.profile) {
+      const results: BenchResults = {
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        kind: options.kind,
+        options: {
+          ...options,
+          postgresUrl: withoutPassword(options.postgresUrl),
+          amqpUrl: withoutPassword(options.amqpUrl),
+        },
+        machine,
+        ...(source ? { source } : {}),
+        modes,
+        targets: modes.flatMap(checkTargets),
+      };
+      const files = writeResults(results, options.outDir);
+
+      process.stdout.write(`\n${renderMarkdown(results)}\n`);
+      logger.info({ files }, 'results written');
+    }
+    ok = true;
+
+    return 0;
+  } catch (error) {
+    logger.error({ err: error }, 'bench failed');
+
+    return 1;
+  } finally {
+    await cleanup.runAll();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
