@@ -58,7 +58,7 @@ Options
   --cycles K           Return to Service cycles to run (default 1)
   --platform P         ios, ipados, tvos or visionos (default ios)
   --url URL            the service's base URL (default ${DEFAULT_URL})
-  --api-key KEY        admin API key (default: TURNAROUND_API_KEY, else ./data/api-key)
+  --api-key KEY        admin API key (default: TURNAROUND_API_KEY, else $TURNAROUND_DATA_DIR/api-key, else ./data/api-key)
   --json               print one JSON line with the results on stdout instead of the table
   --seed S             integer that fixes device identities and NotNow answers (default random)
   --concurrency C      device requests in flight at once (default 32)
