@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
 
@@ -12,6 +13,24 @@ interface Ambient {
   afterCommit: (() => void)[];
   /** Set once the transaction ended: work that outlived it must not reuse its connection. */
   ended: boolean;
+}
+
+/** A {@link DataGate.select} text as each database runs it. */
+interface PreparedStatement {
+  name: string;
+  sqlite?: string;
+  /** For each `?` of the SQLite text, which parameter it takes. */
+  order?: number[];
+  prepared?: { all(...params: unknown[]): unknown[] };
+}
+
+/** The parts of better-sqlite3's connection and pg's pool the gate uses, as TypeORM holds them. */
+interface SqliteConnection {
+  prepare(text: string): { all(...params: unknown[]): unknown[] };
+}
+
+interface PostgresPool {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 const ambient = new AsyncLocalStorage<ReadonlyMap<DataSource, Ambient>>();
@@ -39,6 +58,7 @@ const passage = new AsyncLocalStorage<Passage>();
 export class DataGate {
   private readonly lanes = new SerialLanes();
   private readonly serial: boolean;
+  private readonly statements = new Map<string, PreparedStatement>();
 
   private constructor(private readonly dataSource: DataSource) {
     this.serial = dataSource.options.type === 'better-sqlite3';
@@ -104,6 +124,50 @@ export class DataGate {
     });
   }
 
+  /**
+   * Runs one read-only statement outside any transaction, for request paths hot enough that
+   * TypeORM's per-query bookkeeping dominates them (a device's Idle). The text uses PostgreSQL's
+   * `$1` placeholders; on SQLite they are rewritten to `?` once and the statement is prepared once,
+   * on PostgreSQL it is a named prepared statement. Inside a unit of work it joins that transaction;
+   * on SQLite outside one it waits in the lane, so it never sees another unit's uncommitted rows
+   * on the shared connection.
+   */
+  async select<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
+    const unit = this.current();
+    const statement = this.statementFor(text);
+    const values = statement.order ? statement.order.map((index) => params[index]) : [...params];
+    if (unit) {
+      return (await unit.manager.query(statement.sqlite ?? text, values)) as Row[];
+    }
+    // TypeORM tells its logger of every statement it runs; these are told the same way.
+    this.dataSource.logger.logQuery(statement.sqlite ?? text, values);
+    if (this.serial) {
+      return this.run(async () => {
+        const prepared = (statement.prepared ??= this.sqliteConnection().prepare(statement.sqlite!));
+
+        return prepared.all(...values) as Row[];
+      });
+    }
+    const result = await this.postgresPool().query({
+      name: statement.name,
+      text,
+      values,
+    });
+
+    return result.rows as Row[];
+  }
+
+  /** An entity's table as a {@link select} text names it: quoted, with its schema if it has one. */
+  table(target: EntityTarget<ObjectLiteral>): string {
+    const driver = this.dataSource.driver;
+
+    return this.dataSource
+      .getMetadata(target)
+      .tablePath.split('.')
+      .map((part) => driver.escape(part))
+      .join('.');
+  }
+
   /** The manager to use now: the unit of work's, or the data source's own outside one. */
   manager(): EntityManager {
     return this.current()?.manager ?? this.dataSource.manager;
@@ -121,6 +185,37 @@ export class DataGate {
     } else {
       hook();
     }
+  }
+
+  private statementFor(text: string): PreparedStatement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = {
+        // Names are per connection on PostgreSQL; a digest keeps one text one name.
+        name: `turnaround_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`,
+      };
+      if (this.serial) {
+        const order: number[] = [];
+        statement.sqlite = text.replace(/\$(\d+)/g, (_match, position: string) => {
+          order.push(Number(position) - 1);
+
+          return '?';
+        });
+        statement.order = order;
+      }
+      this.statements.set(text, statement);
+    }
+
+    return statement;
+  }
+
+  private sqliteConnection(): SqliteConnection {
+    return (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection })
+      .databaseConnection;
+  }
+
+  private postgresPool(): PostgresPool {
+    return (this.dataSource.driver as unknown as { master: PostgresPool }).master;
   }
 
   private current(): Ambient | undefined {

@@ -147,6 +147,34 @@ export interface CommandView extends CommandRef {
 
 const PENDING = In([...PENDING_STATES]);
 
+// One indexed read answers most Idles: who signed, is the enrollment known, is anything pending.
+// The state list is the code's own constant, never input.
+function quietIdleStatement(gate: DataGate): string {
+  const states = PENDING_STATES.map((state) => `'${state}'`).join(', ');
+
+  return `SELECT i."udid", i."enrollmentId", i."userEnrollment", e."status",
+  EXISTS (SELECT 1 FROM ${gate.table(CommandEntity)} c WHERE c."enrollmentId" = i."enrollmentId"
+    AND c."state" IN (${states})) AS "pending"
+  FROM ${gate.table(IdentityProjectionEntity)} i
+  LEFT JOIN ${gate.table(EnrollmentQueueEntity)} e ON e."enrollmentId" = i."enrollmentId"
+  WHERE i."fingerprint" = $1`;
+}
+
+interface QuietIdleRow {
+  udid: string;
+  enrollmentId: string;
+  userEnrollment: boolean | number;
+  status: string | null;
+  pending: boolean | number;
+}
+
+/** What an Idle needs to know before it can be answered without a transaction. */
+export interface IdleLookup {
+  binding: IdentityBinding;
+  /** The enrollment is known here and active, and has no command pending. */
+  quiet: boolean;
+}
+
 /**
  * Every table of the commands service behind one class; each method is one transaction. On
  * PostgreSQL the enrollment row is locked for the length of a queue change, so replicas serving
@@ -155,6 +183,7 @@ const PENDING = In([...PENDING_STATES]);
 @Injectable()
 export class CommandQueueRepository {
   private readonly gate: DataGate;
+  private quietIdle?: string;
 
   constructor(
     @InjectDataSource('commands') dataSource: DataSource,
@@ -169,6 +198,32 @@ export class CommandQueueRepository {
 
       return row ? bindingOf(row) : null;
     });
+  }
+
+  /**
+   * The signer's binding and whether its enrollment is quiet, in one read without a transaction
+   * or a write. Null when the identity is not known here yet. An Idle of a quiet enrollment changes
+   * nothing a later request depends on: with nothing pending there is no NotNow to hold back, so
+   * the session {@link report} would open is not needed either.
+   */
+  async lookUpIdle(fingerprint: string): Promise<IdleLookup | null> {
+    this.quietIdle ??= quietIdleStatement(this.gate);
+    const [row] = await this.gate.select<QuietIdleRow>(this.quietIdle, [fingerprint]);
+    if (!row) {
+      return null;
+    }
+    const binding = {
+      fingerprint,
+      udid: row.udid,
+      enrollmentId: row.enrollmentId,
+      userEnrollment: Boolean(row.userEnrollment),
+    };
+    const quiet = row.status === 'active' && !row.pending;
+    if (quiet) {
+      this.lastSeen.note(binding.enrollmentId, new Date());
+    }
+
+    return { binding, quiet };
   }
 
   /** Stores what the check-in service answered; an event-fed row is newer and stays. */

@@ -99,6 +99,11 @@ describe('the command queue’s query plans', () => {
             previousEnrollmentId: 'E-PLANS-1',
           }),
       ],
+      [
+        'a device with nothing pending says Idle',
+        () => queue.lookUpIdle('F-PLANS'),
+        'commands_enrollment_state',
+      ],
       ['the device checks out', () => queue.checkOut('udid-plans', 'E-PLANS-2')],
       ['metrics count the pending commands', () => queue.countPending()],
       [

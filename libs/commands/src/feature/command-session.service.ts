@@ -52,7 +52,26 @@ export class CommandSessionService {
     const report = parseReport(body);
     annotateLogContext({ udid: report.udid ?? report.enrollmentId, messageType: report.status });
     const claimed = report.udid ?? report.enrollmentId ?? '';
-    const identity = await this.identities.resolve(signer.fingerprint, claimed);
+    const userChannel = Boolean(report.userId || report.userShortName || report.enrollmentUserId);
+    // Most requests are Idles with nothing queued: those are answered from one read, without a
+    // transaction, a write or an event.
+    const idle =
+      report.status === 'Idle' && !userChannel
+        ? await this.repository.lookUpIdle(signer.fingerprint)
+        : null;
+    if (idle?.quiet && idle.binding.udid === claimed) {
+      const fields = { udid: claimed, enrollmentId: idle.binding.enrollmentId, status: report.status };
+      if (report.commandUuid !== undefined) {
+        this.logger.info(
+          { ...fields, commandUuid: report.commandUuid.slice(0, 80) },
+          'idle report names a command, ignored',
+        );
+      }
+      this.logger.debug(fields, 'report answered');
+
+      return NOTHING;
+    }
+    const identity = idle?.binding ?? (await this.identities.resolve(signer.fingerprint, claimed));
     if (claimed !== identity.udid) {
       throw new DeviceMismatchError();
     }
@@ -69,7 +88,7 @@ export class CommandSessionService {
       commandUuid: commandUuid ?? report.commandUuid?.slice(0, 80),
       status: report.status,
     };
-    if (report.userId || report.userShortName || report.enrollmentUserId) {
+    if (userChannel) {
       // Nothing is queued for user channels yet; an empty answer ends their session cleanly.
       this.logger.debug({ ...fields, channel: 'user' }, 'report answered');
 

@@ -51,6 +51,57 @@ describe('command URL', () => {
       expect(answer.headers.get('content-length')).toBe('0');
     });
 
+    it('answers an Idle with nothing pending without writing anything but the time it was seen', async () => {
+      const { device, enrollmentId } = await enrolledDevice();
+      await harness.lastSeen.flush();
+      const before = await harness.tableRows();
+      const from = harness.events.length;
+
+      const answer = await harness.report(device, 'Idle');
+
+      expect(answer.status).toBe(200);
+      expect(answer.body.length).toBe(0);
+      expect(harness.events.length).toBe(from);
+      expect(await harness.tableRows()).toEqual(before);
+      expect(await harness.lastSeen.flush()).toBe(1);
+      const enrollment = (await harness.tableRows())['enrollments']!.find(
+        (row) => row['enrollmentId'] === enrollmentId,
+      );
+      expect(enrollment?.['lastSeenAt']).not.toBeNull();
+    });
+
+    it('still opens a session and delivers when an Idle finds a command queued', async () => {
+      const { device, enrollmentId } = await enrolledDevice();
+      expect((await harness.report(device, 'Idle')).body.length).toBe(0);
+      const [uuid] = await harness.enqueue(device.udid, enrollmentId, [
+        { requestType: 'ProfileList' },
+      ]);
+      const sessionOf = async () =>
+        (await harness.tableRows())['enrollments']!.find(
+          (row) => row['enrollmentId'] === enrollmentId,
+        )?.['sessionId'];
+      const before = await sessionOf();
+
+      const answer = await harness.report(device, 'Idle');
+
+      expect(commandIn(answer)).toEqual({ commandUuid: uuid, requestType: 'ProfileList' });
+      expect(await sessionOf()).not.toBe(before);
+    });
+
+    it('answers an Idle of a checked-out enrollment through the queue, which keeps it closed', async () => {
+      const { device, enrollmentId } = await enrolledDevice();
+      await harness.repository.checkOut(device.udid, enrollmentId);
+      const [uuid] = await harness.enqueue(device.udid, enrollmentId, [
+        { requestType: 'ProfileList' },
+      ]);
+
+      const answer = await harness.report(device, 'Idle');
+
+      expect(answer.status).toBe(200);
+      expect(answer.body.length).toBe(0);
+      expect(await stateOf(enrollmentId, uuid!)).toBe('superseded');
+    });
+
     it('hands out the queued command as {CommandUUID, Command} and publishes CommandDelivered', async () => {
       const { device, enrollmentId } = await enrolledDevice();
       const [uuid] = await harness.enqueue(device.udid, enrollmentId, [

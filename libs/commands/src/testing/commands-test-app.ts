@@ -35,6 +35,7 @@ import { decodePlist, encodePlistXml, isPlistDict, PlistDict } from '@turnaround
 
 import { CommandsModule } from '../commands.module.js';
 import { CommandQueueRepository } from '../data-access/command-queue.repository.js';
+import { LastSeenRepository } from '../data-access/last-seen.repository.js';
 
 /** A device as the tests drive it: an identity issued by the test CA and the UDID it claims. */
 export interface TestDevice {
@@ -173,6 +174,10 @@ export class CommandsTestApp {
 
   get repository(): CommandQueueRepository {
     return this.app!.get(CommandQueueRepository);
+  }
+
+  get lastSeen(): LastSeenRepository {
+    return this.app!.get(LastSeenRepository);
   }
 
   /** Every row of every table of the commands database, by table. */
