@@ -39,7 +39,7 @@ describe('check-in service over HTTP', () => {
     dir = mkdtempSync(join(tmpdir(), 'turnaround-checkin-'));
     const port = await freeLoopbackPort();
     publicUrl = `http://127.0.0.1:${port}`;
-    const config = loadConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_REQUEST_TIMEOUT_MS: '300', TURNAROUND_MAX_BODY_BYTES: '65536' });
+    const config = loadConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', TURNAROUND_DATA_DIR: dir, PORT: String(port), TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_REQUEST_TIMEOUT_MS: '300', TURNAROUND_MAX_BODY_BYTES: '65536', TURNAROUND_CLIENT_CERT_HEADER: 'X-Client-Cert' });
     await transport.subscribe('observer', ['checkin.#'], async (envelope) => {
       events.push(envelope as Envelope<Record<string, unknown>>);
     });
@@ -227,6 +227,30 @@ describe('check-in service over HTTP', () => {
     expect((await send(device, checkIn({ MessageType: 'Authenticate', UDID: 'UDID-OTHER', Topic: 't' }))).status).toBe(400);
     const foreign = new CertificateAuthority((await import('@turnaround/identity')).createCertificateAuthority({ commonName: 'Turnaround Device CA' }));
     expect((await send(new RequestSigner(await foreign.issueDeviceIdentity({ commonName: 'x' })), body)).status).toBe(400);
+  });
+
+  it('knows a device by the client certificate a TLS-terminating proxy forwarded', async () => {
+    const udid = 'UDID-BEHIND-PROXY';
+    const device = await authority.issueDeviceIdentity({ commonName: 'proxied device' });
+    const foreign = await new CertificateAuthority((await import('@turnaround/identity')).createCertificateAuthority({ commonName: 'Turnaround Device CA' })).issueDeviceIdentity({ commonName: 'x' });
+    const forwarded = async (certificatePem: string, body: Buffer, signer?: RequestSigner) =>
+      (
+        await fetch(`${url}/mdm/checkin`, {
+          method: 'PUT',
+          // nginx's $ssl_client_escaped_cert: the PEM, URL-encoded.
+          headers: { 'X-Client-Cert': encodeURIComponent(certificatePem), ...(signer ? { 'Mdm-Signature': signer.sign(body) } : {}) },
+          body,
+        })
+      ).status;
+
+    expect(await forwarded(device.certificatePem, checkIn({ MessageType: 'Authenticate', UDID: udid, Topic: 'com.apple.mgmt.test' }))).toBe(200);
+    const tokenUpdate = checkIn({ MessageType: 'TokenUpdate', UDID: udid, Topic: 'com.apple.mgmt.test', Token: Buffer.alloc(32, 7), PushMagic: 'PM' });
+    expect(await forwarded(device.certificatePem, tokenUpdate)).toBe(200);
+    await transport.idle();
+    expect(eventsOf(udid, 'checkin.device.enrolled.v1').map((event) => event.data['certificateFingerprint'])).toEqual([device.fingerprint]);
+    // A certificate of another CA, or a signature by another device than the forwarded one.
+    expect(await forwarded(foreign.certificatePem, tokenUpdate)).toBe(400);
+    expect(await forwarded(device.certificatePem, tokenUpdate, await identity())).toBe(400);
   });
 
   it.each([

@@ -37,6 +37,9 @@ export class CheckinModule {
             maxBodyBytes: config.maxBodyBytes,
             caCertificatePath: config.caCertificatePath,
             caPrivateKeyPath: config.caPrivateKeyPath,
+            ...(config.clientCertificateHeader
+              ? { clientCertificateHeader: config.clientCertificateHeader }
+              : {}),
           },
         },
         CheckinRepository,

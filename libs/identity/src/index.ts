@@ -12,6 +12,8 @@ export type {
   IssuedCertificate,
 } from './certificate-authority.js';
 export { fingerprintOf } from './certificate.js';
+export { deviceProofOf, identifyDevice } from './device-proof.js';
+export type { DeviceProof } from './device-proof.js';
 export { IDENTITY_ERROR_CODES, IdentityError } from './identity.errors.js';
 export type { IdentityErrorCode } from './identity.errors.js';
 export { exportPkcs12, importPkcs12 } from './pkcs12.js';

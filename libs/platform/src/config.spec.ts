@@ -204,6 +204,22 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('client certificate header of a TLS-terminating proxy', () => {
+    it('is off unless named, and kept in lower case like Node reads headers', () => {
+      expect(loadConfig({ TURNAROUND_DATA_DIR: dataDir }).clientCertificateHeader).toBeUndefined();
+      expect(
+        loadConfig({ TURNAROUND_DATA_DIR: dataDir, TURNAROUND_CLIENT_CERT_HEADER: 'X-Client-Cert' })
+          .clientCertificateHeader,
+      ).toBe('x-client-cert');
+    });
+
+    it.each(['Mdm-Signature', 'Authorization', 'X Client Cert'])('refuses %s', (name) => {
+      expect(
+        problemsOf({ TURNAROUND_DATA_DIR: dataDir, TURNAROUND_CLIENT_CERT_HEADER: name }),
+      ).toEqual([expect.stringMatching(/^TURNAROUND_CLIENT_CERT_HEADER must be/)]);
+    });
+  });
+
   describe('Activation Lock unlock', () => {
     it('takes an http(s) unlock URL and leaves it unset without one', () => {
       const url = 'https://deviceservices-external.apple.com/deviceservicesworkers/escrowKeyUnlock';

@@ -33,6 +33,11 @@ export interface TurnaroundConfig {
   activationLockClientKeyPath?: string;
   caCertificatePath: string;
   caPrivateKeyPath: string;
+  /**
+   * Lower-case name of the header a TLS-terminating proxy passes the device's client certificate
+   * in; absent means devices prove themselves by Mdm-Signature only.
+   */
+  clientCertificateHeader?: string;
   pushTopic: string;
   organization: string;
   logLevel: string;
@@ -144,6 +149,7 @@ export function loadConfig(
       'TURNAROUND_ACTIVATION_LOCK_CLIENT_CERT and TURNAROUND_ACTIVATION_LOCK_CLIENT_KEY go together (the MDM push certificate and its key)',
     );
   }
+  const clientCertificateHeader = readClientCertificateHeader(env, problems);
   const apiKey =
     env.TURNAROUND_API_KEY ??
     secretFile(resolve(dataDir, 'api-key'), () => randomBytes(24).toString('base64url'));
@@ -169,6 +175,7 @@ export function loadConfig(
     activationLockClientKeyPath,
     caCertificatePath: resolve(env.TURNAROUND_CA_CERT ?? resolve(dataDir, 'ca.crt')),
     caPrivateKeyPath: resolve(env.TURNAROUND_CA_KEY ?? resolve(dataDir, 'ca.key')),
+    clientCertificateHeader,
     pushTopic,
     organization: env.TURNAROUND_ORGANIZATION ?? 'Turnaround',
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -208,6 +215,26 @@ export function loadConfig(
   }
 
   return config;
+}
+
+// Headers a device or a client sets itself: naming one would let anyone claim any device.
+const NOT_A_PROXY_HEADER = new Set(['mdm-signature', 'authorization', 'cookie', 'host', 'content-type']);
+
+function readClientCertificateHeader(env: NodeJS.ProcessEnv, problems: string[]): string | undefined {
+  const name = env.TURNAROUND_CLIENT_CERT_HEADER?.trim();
+  if (!name) {
+    return undefined;
+  }
+  const header = name.toLowerCase();
+  if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) {
+    problems.push(`TURNAROUND_CLIENT_CERT_HEADER must be an HTTP header name, got ${name}`);
+  } else if (NOT_A_PROXY_HEADER.has(header)) {
+    problems.push(
+      `TURNAROUND_CLIENT_CERT_HEADER must be a header only the proxy sets (e.g. X-Client-Cert), not ${name}`,
+    );
+  }
+
+  return header;
 }
 
 /**

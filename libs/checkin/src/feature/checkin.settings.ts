@@ -8,4 +8,6 @@ export interface CheckinSettings {
   maxBodyBytes: number;
   caCertificatePath: string;
   caPrivateKeyPath: string;
+  /** The proxy's client-certificate header, when one is configured (lower case). */
+  clientCertificateHeader?: string;
 }

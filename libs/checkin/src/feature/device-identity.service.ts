@@ -3,16 +3,16 @@ import { readFileSync } from 'node:fs';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 
-import { SignatureVerifier, VerifiedIdentity } from '@turnaround/identity';
+import { deviceProofOf, identifyDevice, SignatureVerifier, VerifiedIdentity } from '@turnaround/identity';
 
 import { CHECKIN_SETTINGS } from './checkin.settings.js';
 import type { CheckinSettings } from './checkin.settings.js';
 import { EnrollmentProfileService } from './enrollment-profile.service.js';
 
 /**
- * Who sent a request: the certificate that signed its body (Mdm-Signature). Identities from a
- * TLS-terminating proxy's client-certificate header go through the same verifier.
- * TODO(#4): accept the proxy header when configured.
+ * Who sent a request: the certificate that signed its body (Mdm-Signature), or the client
+ * certificate a TLS-terminating proxy passed on in the configured header; both are checked
+ * against the service's CA by the same verifier.
  */
 @Injectable()
 export class DeviceIdentityService implements OnModuleInit {
@@ -30,8 +30,10 @@ export class DeviceIdentityService implements OnModuleInit {
   }
 
   verify(request: IncomingMessage, body: Buffer): VerifiedIdentity {
-    const header = request.headers['mdm-signature'];
-
-    return this.verifier!.verify(Array.isArray(header) ? header[0] : header, body);
+    return identifyDevice(
+      this.verifier!,
+      deviceProofOf(request.headers, this.settings.clientCertificateHeader),
+      body,
+    );
   }
 }

@@ -1,6 +1,7 @@
 import { Controller, Inject, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
+import { deviceProofOf } from '@turnaround/identity';
 import {
   answerDeviceError,
   createLogger,
@@ -49,7 +50,10 @@ export class CommandSessionController {
     let body: Buffer | undefined;
     try {
       body = await readRawBody(request, this.config.maxBodyBytes);
-      const reply = await this.sessions.handle(body, request.header('mdm-signature'));
+      const reply = await this.sessions.handle(
+        body,
+        deviceProofOf(request.headers, this.config.clientCertificateHeader),
+      );
       writeDeviceReply(response, reply);
       const sent = reply.body;
       if (reply.secret && Buffer.isBuffer(sent)) {

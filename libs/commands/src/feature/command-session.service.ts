@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 
 import { decodePlist, encodeCommand, isPlistDict, parseReport } from '@turnaround/protocol';
 import type { CommandReport, PlistDict } from '@turnaround/protocol';
+import type { DeviceProof } from '@turnaround/identity';
 import { annotateLogContext, createLogger, DeviceReply } from '@turnaround/platform';
 
 import {
@@ -47,8 +48,8 @@ export class CommandSessionService {
     private readonly signatures: DeviceSignatureService,
   ) {}
 
-  async handle(body: Buffer, signature: string | undefined): Promise<CommandReply> {
-    const signer = this.signatures.verify(signature, body);
+  async handle(body: Buffer, proof: DeviceProof): Promise<CommandReply> {
+    const signer = this.signatures.verify(proof, body);
     const report = parseReport(body);
     annotateLogContext({ udid: report.udid ?? report.enrollmentId, messageType: report.status });
     const claimed = report.udid ?? report.enrollmentId ?? '';

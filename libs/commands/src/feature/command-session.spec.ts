@@ -9,7 +9,12 @@ import {
 import { encodePlistXml } from '@turnaround/protocol';
 import type { PlistDict } from '@turnaround/protocol';
 
-import { commandIn, CommandsTestApp, TestDevice } from '../testing/commands-test-app.js';
+import {
+  CLIENT_CERT_HEADER,
+  commandIn,
+  CommandsTestApp,
+  TestDevice,
+} from '../testing/commands-test-app.js';
 
 const harness = new CommandsTestApp();
 
@@ -553,6 +558,41 @@ describe('command URL refusals', () => {
     const { device } = await enrolledDevice();
 
     await expectRefused(harness.send(body, device));
+  });
+
+  describe('behind a TLS-terminating proxy', () => {
+    const forwarded = (device: TestDevice) => ({
+      // nginx's $ssl_client_escaped_cert: the PEM, URL-encoded.
+      [CLIENT_CERT_HEADER]: encodeURIComponent(device.certificatePem),
+    });
+
+    it('knows the device by the client certificate the proxy forwarded, unsigned', async () => {
+      const { device, enrollmentId } = await enrolledDevice();
+      const [uuid] = await harness.enqueue(device.udid, enrollmentId, [
+        { requestType: 'ProfileList' },
+      ]);
+      const body = encodePlistXml({ UDID: device.udid, Status: 'Idle' });
+
+      const answer = await harness.send(body, null, { headers: forwarded(device) });
+
+      expect(answer.status).toBe(200);
+      expect(commandIn(answer)).toEqual({ commandUuid: uuid, requestType: 'ProfileList' });
+    });
+
+    it('refuses a forwarded certificate its CA did not issue with 400', async () => {
+      const foreign = await harness.foreignDevice('UDID-FOREIGN-PROXY');
+      const body = encodePlistXml({ UDID: foreign.udid, Status: 'Idle' });
+
+      await expectRefused(harness.send(body, null, { headers: forwarded(foreign) }));
+    });
+
+    it('refuses a request signed by another device than the forwarded certificate with 400', async () => {
+      const { device } = await enrolledDevice();
+      const { device: other } = await enrolledDevice();
+      const body = encodePlistXml({ UDID: device.udid, Status: 'Idle' });
+
+      await expectRefused(harness.send(body, other, { headers: forwarded(device) }));
+    });
   });
 
   it('refuses an unknown Status with 400', async () => {

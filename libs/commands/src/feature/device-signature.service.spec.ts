@@ -38,12 +38,12 @@ describe('DeviceSignatureService', () => {
     const header = new RequestSigner(identity).sign(body);
 
     service.onApplicationBootstrap();
-    expect(() => service.verify(header, body)).toThrow(
+    expect(() => service.verify({ signature: header }, body)).toThrow(
       expect.objectContaining({ code: 'DEPENDENCY.CA_UNAVAILABLE' }),
     );
 
     writeFileSync(caCertificatePath, material.certificatePem);
-    expect(service.verify(header, body).fingerprint).toBe(identity.fingerprint);
+    expect(service.verify({ signature: header }, body).fingerprint).toBe(identity.fingerprint);
   });
 
   it('refuses a missing signature with an IDENTITY code', () => {
@@ -55,7 +55,7 @@ describe('DeviceSignatureService', () => {
     const service = new DeviceSignatureService({ caCertificatePath } as TurnaroundConfig);
     service.onApplicationBootstrap();
 
-    expect(() => service.verify(undefined, Buffer.from('x'))).toThrow(
+    expect(() => service.verify({}, Buffer.from('x'))).toThrow(
       expect.objectContaining({ code: 'IDENTITY.SIGNATURE_MISSING' }),
     );
   });

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 
-import { SignatureVerifier } from '@turnaround/identity';
-import type { VerifiedIdentity } from '@turnaround/identity';
+import { identifyDevice, SignatureVerifier } from '@turnaround/identity';
+import type { DeviceProof, VerifiedIdentity } from '@turnaround/identity';
 import { createLogger } from '@turnaround/platform';
 import type { TurnaroundConfig } from '@turnaround/platform';
 
@@ -31,14 +31,14 @@ export class DeviceSignatureService implements OnApplicationBootstrap {
     }
   }
 
-  /** Throws `IDENTITY.*` for a bad signature, `DEPENDENCY.CA_UNAVAILABLE` without a CA. */
-  verify(header: string | undefined, body: Buffer): VerifiedIdentity {
+  /** Throws `IDENTITY.*` for a bad proof, `DEPENDENCY.CA_UNAVAILABLE` without a CA. */
+  verify(proof: DeviceProof, body: Buffer): VerifiedIdentity {
     const verifier = this.verifier ?? this.load();
     if (!verifier) {
       throw new CaUnavailableError(this.config.caCertificatePath);
     }
 
-    return verifier.verify(header, body);
+    return identifyDevice(verifier, proof, body);
   }
 
   private load(): SignatureVerifier | undefined {

@@ -42,7 +42,12 @@ export interface TestDevice {
   udid: string;
   fingerprint: string;
   signer: RequestSigner;
+  /** What a TLS-terminating proxy would forward for it in {@link CLIENT_CERT_HEADER}. */
+  certificatePem: string;
 }
+
+/** The service runs as if behind a proxy that forwards client certificates in this header. */
+export const CLIENT_CERT_HEADER = 'X-Client-Cert';
 
 export interface DeviceAnswer {
   status: number;
@@ -125,6 +130,7 @@ export class CommandsTestApp {
       TURNAROUND_DATA_DIR: this.dir,
       TURNAROUND_REQUEST_TIMEOUT_MS: '250',
       TURNAROUND_MAX_BODY_BYTES: String(256 * 1024),
+      TURNAROUND_CLIENT_CERT_HEADER: CLIENT_CERT_HEADER,
     });
 
     await this.transport.subscribe('observer', ['commands.#'], async (envelope) => {
@@ -207,7 +213,12 @@ export class CommandsTestApp {
   async device(udid: string, authority = this.authority!): Promise<TestDevice> {
     const identity = await authority.issueDeviceIdentity({ commonName: udid });
 
-    return { udid, fingerprint: identity.fingerprint, signer: new RequestSigner(identity) };
+    return {
+      udid,
+      fingerprint: identity.fingerprint,
+      signer: new RequestSigner(identity),
+      certificatePem: identity.certificatePem,
+    };
   }
 
   /** An identity from a CA the service does not trust. */
@@ -314,9 +325,12 @@ export class CommandsTestApp {
   async send(
     body: Buffer,
     signedBy: TestDevice | null,
-    options: { method?: string; signature?: string } = {},
+    options: { method?: string; signature?: string; headers?: Record<string, string> } = {},
   ): Promise<DeviceAnswer> {
-    const headers: Record<string, string> = { 'Content-Type': 'application/x-apple-aspen-mdm' };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/x-apple-aspen-mdm',
+      ...options.headers,
+    };
     const signature = options.signature ?? signedBy?.signer.sign(body);
     if (signature) {
       headers['Mdm-Signature'] = signature;
