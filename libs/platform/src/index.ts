@@ -9,3 +9,4 @@ export * from './http.js';
 export * from './device-http.js';
 export * from './outbox.entities.js';
 export * from './retention.js';
+export * from './device-routes.js';

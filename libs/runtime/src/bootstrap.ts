@@ -13,6 +13,7 @@ import { mountHealthRoutes } from './health.js';
 import { mountMetricsRoute } from './metrics-route.js';
 import { NestLogger } from './nest-logger.js';
 import { requestContext } from './request-context.js';
+import { serveDeviceRoutesDirectly } from './device-route-server.js';
 import { createTransport } from './transport-factory.js';
 
 export interface ServiceModules {
@@ -49,6 +50,7 @@ export async function startServices(
     }
     next(error);
   });
+  serveDeviceRoutesDirectly(app);
   mountHealthRoutes(app, services.map((entry) => entry.service), transport);
   mountMetricsRoute(app);
   for (const { service } of services) {

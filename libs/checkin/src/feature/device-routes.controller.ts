@@ -1,7 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import { Controller, Get, Inject, Put, Req, Res, Post } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
-import { annotateLogContext, answerDeviceError, createLogger, deviceRequestTimer, readRawBody, writeDeviceReply } from '@turnaround/platform';
+import { annotateLogContext, answerDeviceError, createLogger, DeviceRoute, deviceRequestTimer, readRawBody, writeDeviceReply } from '@turnaround/platform';
 import { parseCheckIn } from '@turnaround/protocol';
 
 import { checkFieldLimits } from '../domain/field-limits.js';
@@ -26,7 +28,8 @@ export class CheckinRoutesController {
   ) {}
 
   @Put('checkin')
-  async checkIn(@Req() request: Request, @Res() response: Response): Promise<void> {
+  @DeviceRoute(['PUT'], '/mdm/checkin')
+  async checkIn(@Req() request: IncomingMessage, @Res() response: ServerResponse): Promise<void> {
     const answered = deviceRequestTimer('checkin');
     let udid: string | undefined;
     let messageType: string | undefined;

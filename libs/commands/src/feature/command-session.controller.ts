@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import { Controller, Inject, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
@@ -6,6 +8,7 @@ import {
   answerDeviceError,
   createLogger,
   deviceRequestTimer,
+  DeviceRoute,
   readRawBody,
   runWithChildLogContext,
   writeDeviceReply,
@@ -29,21 +32,26 @@ export class CommandSessionController {
     private readonly sessions: CommandSessionService,
   ) {}
 
-  // The session service notes the report's Status in the request's log context once it read it;
-  // a context of the request's own keeps that readable here for the metrics.
   @Put('server')
   async put(@Req() request: Request, @Res() response: Response): Promise<void> {
-    await runWithChildLogContext((context) => this.answer(request, response, context));
+    await this.serve(request, response);
   }
 
   @Post('server')
   async post(@Req() request: Request, @Res() response: Response): Promise<void> {
+    await this.serve(request, response);
+  }
+
+  // The session service notes the report's Status in the request's log context once it read it;
+  // a context of the request's own keeps that readable here for the metrics.
+  @DeviceRoute(['PUT', 'POST'], '/mdm/server')
+  async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     await runWithChildLogContext((context) => this.answer(request, response, context));
   }
 
   private async answer(
-    request: Request,
-    response: Response,
+    request: IncomingMessage,
+    response: ServerResponse,
     context: Readonly<LogContext>,
   ): Promise<void> {
     const answered = deviceRequestTimer('command');
