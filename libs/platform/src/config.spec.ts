@@ -204,6 +204,21 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('RabbitMQ', () => {
+    it('takes amqps:// anywhere and plain amqp:// on this machine', () => {
+      for (const url of ['amqps://u:p@rabbitmq.example.com:5671/v', 'amqp://guest:guest@127.0.0.1:5672']) {
+        expect(loadConfig({ TURNAROUND_DATA_DIR: dataDir, AMQP_URL: url }).amqpUrl).toBe(url);
+      }
+    });
+
+    it('refuses plain amqp:// to another host unless told the network is trusted', () => {
+      const env = { TURNAROUND_DATA_DIR: dataDir, AMQP_URL: 'amqp://guest:guest@rabbitmq:5672' };
+
+      expect(problemsOf(env)).toEqual([expect.stringMatching(/^AMQP_URL must be amqps:\/\//)]);
+      expect(loadConfig({ ...env, TURNAROUND_AMQP_PLAINTEXT: 'allow' }).amqpUrl).toBe(env.AMQP_URL);
+    });
+  });
+
   describe('client certificate header of a TLS-terminating proxy', () => {
     it('is off unless named, and kept in lower case like Node reads headers', () => {
       expect(loadConfig({ TURNAROUND_DATA_DIR: dataDir }).clientCertificateHeader).toBeUndefined();

@@ -106,6 +106,11 @@ export function loadConfig(
   const amqpUrl = env.AMQP_URL || undefined;
   if (amqpUrl && !/^amqps?:\/\//.test(amqpUrl)) {
     problems.push('AMQP_URL must be an amqp:// URL (leave it unset for the in-process bus)');
+  } else if (amqpUrl && !isAmqpsOrLoopback(amqpUrl) && env.TURNAROUND_AMQP_PLAINTEXT !== 'allow') {
+    // Requests between services carry bootstrap tokens and Wi-Fi passwords.
+    problems.push(
+      'AMQP_URL must be amqps:// unless the broker is on this machine: requests between services carry secrets (TURNAROUND_AMQP_PLAINTEXT=allow accepts a plain amqp:// broker on a network you trust)',
+    );
   }
   const busNamespace = env.TURNAROUND_BUS_NAMESPACE ?? 'turnaround';
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(busNamespace)) {
@@ -422,6 +427,16 @@ function isHttpsOrLoopback(value: string): boolean {
   const url = new URL(value);
 
   return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
+
+function isAmqpsOrLoopback(value: string): boolean {
+  try {
+    const url = new URL(value);
+
+    return url.protocol === 'amqps:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  } catch {
+    return false;
+  }
 }
 
 function isHttpUrl(text: string): boolean {
