@@ -7,31 +7,27 @@ import { NestFactory } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource, In, Logger } from 'typeorm';
 
-import { dataSourceOptions, loadConfig, persistenceFor, setLogLevel } from '@turnaround/platform';
-import { DIALECTS, LOCAL_POSTGRES, ScratchDatabases } from '@turnaround/testing';
+import { dataSourceOptions, loadConfig, persistenceFor } from '@turnaround/platform';
+import { onEachDatabase } from '@turnaround/testing';
 
 import { CommandQueueRepository } from './command-queue.repository.js';
 import { EnrollmentQueueEntity } from './commands.entities.js';
 import { COMMANDS_SCHEMA } from './migrations/commands.schema.js';
 import { LastSeenRepository } from './last-seen.repository.js';
 
-const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
-
-/** Every statement the data source runs, in order. */
-function statementLog(): { logger: Logger; statements: string[] } {
+/** A logger that keeps every statement the data source runs, in order. */
+function statementLog(): Logger & { statements: string[] } {
   const statements: string[] = [];
   const ignore = () => undefined;
 
   return {
     statements,
-    logger: {
-      logQuery: (query) => void statements.push(query),
-      logQueryError: ignore,
-      logQuerySlow: ignore,
-      logSchemaBuild: ignore,
-      logMigration: ignore,
-      log: ignore,
-    },
+    logQuery: (query) => void statements.push(query),
+    logQueryError: ignore,
+    logQuerySlow: ignore,
+    logSchemaBuild: ignore,
+    logMigration: ignore,
+    log: ignore,
   };
 }
 
@@ -51,31 +47,15 @@ async function lastSeenOf(
 }
 
 describe('last seen times', () => {
-  let scratch: ScratchDatabases;
-
-  beforeAll(async () => {
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
-    scratch = await ScratchDatabases.create(POSTGRES);
-  });
-
-  afterAll(async () => {
-    await scratch.close();
-  });
-
-  describe.each(DIALECTS)('on %s', (dialect) => {
-    const { logger, statements } = statementLog();
-    let dataSource: DataSource;
+  onEachDatabase(COMMANDS_SCHEMA, { logger: statementLog }, (database) => {
+    const { dialect } = database;
+    const { statements } = database.logger;
     let lastSeen: LastSeenRepository;
     let queue: CommandQueueRepository;
 
-    beforeAll(async () => {
-      dataSource = await scratch.open(COMMANDS_SCHEMA, dialect, logger);
-      lastSeen = new LastSeenRepository(dataSource);
-      queue = new CommandQueueRepository(dataSource, lastSeen);
-    });
-
-    afterAll(async () => {
-      await dataSource.destroy();
+    beforeAll(() => {
+      lastSeen = new LastSeenRepository(database.dataSource);
+      queue = new CommandQueueRepository(database.dataSource, lastSeen);
     });
 
     beforeEach(() => {
@@ -95,7 +75,7 @@ describe('last seen times', () => {
       expect(statements.filter(writesLastSeen)).toEqual([]);
       await expect(lastSeen.flush()).resolves.toBe(3);
       expect(statements.filter(writesLastSeen)).toHaveLength(1);
-      for (const seen of await lastSeenOf(dataSource, enrollments)) {
+      for (const seen of await lastSeenOf(database.dataSource, enrollments)) {
         expect(seen).toBeGreaterThanOrEqual(before);
         expect(seen).toBeLessThanOrEqual(afterRequests);
       }
@@ -123,7 +103,7 @@ describe('last seen times', () => {
       lastSeen.note(second, times[0]!);
       await lastSeen.flush();
 
-      expect(await lastSeenOf(dataSource, [first, second])).toEqual([
+      expect(await lastSeenOf(database.dataSource, [first, second])).toEqual([
         times[1]!.getTime(),
         times[0]!.getTime(),
       ]);

@@ -1,48 +1,22 @@
-import { DataSource } from 'typeorm';
-
-import { setLogLevel } from '@turnaround/platform';
-import {
-  DIALECTS,
-  LOCAL_POSTGRES,
-  queryPlan,
-  scansWholeTable,
-  ScratchDatabases,
-  StatementLog,
-} from '@turnaround/testing';
+import { onEachDatabase, queryPlan, scansWholeTable, StatementLog } from '@turnaround/testing';
 
 import { CommandQueueRepository } from './command-queue.repository.js';
 import { CommandRetentionRepository } from './command-retention.repository.js';
 import { LastSeenRepository } from './last-seen.repository.js';
 import { COMMANDS_SCHEMA } from './migrations/commands.schema.js';
 
-const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
-
 /**
  * Every statement of the queue's per-request work goes straight to its rows through an index:
  * the queue grows by every command ever sent, and a device request must not read it whole.
  */
 describe('the command queue’s query plans', () => {
-  let scratch: ScratchDatabases;
-
-  beforeAll(async () => {
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
-    scratch = await ScratchDatabases.create(POSTGRES);
-  });
-
-  afterAll(async () => {
-    await scratch.close();
-  });
-
-  describe.each(DIALECTS)('on %s', (dialect) => {
-    const log = new StatementLog();
-    let dataSource: DataSource;
+  onEachDatabase(COMMANDS_SCHEMA, { logger: () => new StatementLog() }, (database) => {
     let queue: CommandQueueRepository;
     let lastSeen: LastSeenRepository;
 
     beforeAll(async () => {
-      dataSource = await scratch.open(COMMANDS_SCHEMA, dialect, log);
-      lastSeen = new LastSeenRepository(dataSource);
-      queue = new CommandQueueRepository(dataSource, lastSeen);
+      lastSeen = new LastSeenRepository(database.dataSource);
+      queue = new CommandQueueRepository(database.dataSource, lastSeen);
       await queue.enqueue({
         udid: 'udid-plans',
         enrollmentId: 'E-PLANS-1',
@@ -52,10 +26,6 @@ describe('the command queue’s query plans', () => {
           { commandUuid: 'C-2', requestType: 'DeviceConfigured', body: 'PGRpY3QvPg==' },
         ],
       });
-    });
-
-    afterAll(async () => {
-      await dataSource.destroy();
     });
 
     // The operation, and the index its main question must use (when it is not a primary key).
@@ -115,7 +85,7 @@ describe('the command queue’s query plans', () => {
       ],
       [
         'retention deletes finished commands',
-        () => new CommandRetentionRepository(dataSource).deleteFinished(new Date(), 500),
+        () => new CommandRetentionRepository(database.dataSource).deleteFinished(new Date(), 500),
         'commands_state_updated_at',
       ],
     ];
@@ -126,12 +96,12 @@ describe('the command queue’s query plans', () => {
     );
 
     it.each(rows)('reads through an index when %s', async (_operation, work, index) => {
-      const statements = await log.during(work);
+      const statements = await database.logger.during(work);
       const plans: string[] = [];
 
       expect(statements.length).toBeGreaterThan(0);
       for (const statement of statements) {
-        const plan = await queryPlan(dataSource, statement);
+        const plan = await queryPlan(database.dataSource, statement);
         plans.push(plan);
         expect({ statement: statement.query, plan, wholeTable: scansWholeTable(plan) }).toEqual({
           statement: statement.query,

@@ -1,8 +1,6 @@
-import { DataSource } from 'typeorm';
-
 import { MessageInbox } from '@turnaround/messaging';
-import { InboxMessageEntity, RETENTION_BATCH, setLogLevel } from '@turnaround/platform';
-import { DIALECTS, LOCAL_POSTGRES, ScratchDatabases } from '@turnaround/testing';
+import { InboxMessageEntity, RETENTION_BATCH } from '@turnaround/platform';
+import { onEachDatabase } from '@turnaround/testing';
 
 import {
   CommandRetentionRepository,
@@ -13,7 +11,6 @@ import { COMMANDS_SCHEMA } from '../data-access/migrations/commands.schema.js';
 import { CommandState, PENDING_STATES } from '../domain/queue-rules.js';
 import { CommandsRetentionService } from './retention.service.js';
 
-const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const DAY_MS = 24 * 60 * 60 * 1000;
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
@@ -40,17 +37,6 @@ function command(commandUuid: string, state: CommandState, updatedAt: Date): Com
 }
 
 describe('the commands service’s retention', () => {
-  let scratch: ScratchDatabases;
-
-  beforeAll(async () => {
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
-    scratch = await ScratchDatabases.create(POSTGRES);
-  });
-
-  afterAll(async () => {
-    await scratch.close();
-  });
-
   it('counts every state as either pending or finished, never both', () => {
     for (const state of FINISHED_STATES) {
       expect(PENDING_STATES).not.toContain(state);
@@ -58,29 +44,25 @@ describe('the commands service’s retention', () => {
     expect(FINISHED_STATES.length + PENDING_STATES.length).toBe(8);
   });
 
-  describe.each(DIALECTS)('on %s', (dialect) => {
-    let dataSource: DataSource;
+  onEachDatabase(COMMANDS_SCHEMA, (database) => {
     let retention: CommandsRetentionService;
 
-    beforeAll(async () => {
-      dataSource = await scratch.open(COMMANDS_SCHEMA, dialect);
+    beforeAll(() => {
       retention = new CommandsRetentionService(
         { retentionDays: 30, inboxRetentionDays: 7 },
-        new CommandRetentionRepository(dataSource),
-        new MessageInbox(dataSource),
+        new CommandRetentionRepository(database.dataSource),
+        new MessageInbox(database.dataSource),
       );
     });
 
-    afterAll(async () => {
-      await dataSource.destroy();
-    });
-
     beforeEach(async () => {
+      const { dataSource } = database;
       await dataSource.getRepository(CommandEntity).clear();
       await dataSource.getRepository(InboxMessageEntity).clear();
     });
 
     it('deletes finished commands older than the retention, and nothing pending or recent', async () => {
+      const { dataSource } = database;
       const old = FINISHED_STATES.map((state) => command(`old-${state}`, state, daysAgo(31)));
       const kept = [
         ...FINISHED_STATES.map((state) => command(`recent-${state}`, state, daysAgo(29))),
@@ -98,6 +80,7 @@ describe('the commands service’s retention', () => {
     });
 
     it('deletes a backlog in several batches within one pass', async () => {
+      const { dataSource } = database;
       const backlog = Array.from({ length: RETENTION_BATCH * 2 + 7 }, (_, index) =>
         command(`backlog-${String(index).padStart(5, '0')}`, 'acknowledged', daysAgo(45)),
       );
@@ -113,6 +96,7 @@ describe('the commands service’s retention', () => {
     });
 
     it('forgets handled message ids after the inbox retention', async () => {
+      const { dataSource } = database;
       await dataSource.getRepository(InboxMessageEntity).insert([
         { messageId: 'old-message', type: 'checkin.device.enrolled.v1', handledAt: daysAgo(8) },
         { messageId: 'new-message', type: 'checkin.device.enrolled.v1', handledAt: daysAgo(6) },

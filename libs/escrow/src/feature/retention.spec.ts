@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import { DataSource } from 'typeorm';
-
 import { MessageInbox } from '@turnaround/messaging';
-import { setLogLevel } from '@turnaround/platform';
-import { DIALECTS, LOCAL_POSTGRES, ScratchDatabases } from '@turnaround/testing';
+import { onEachDatabase } from '@turnaround/testing';
 
 import { AuditRetentionRepository } from '../data-access/audit-retention.repository.js';
 import {
@@ -16,7 +13,6 @@ import {
 import { ESCROW_SCHEMA } from '../data-access/migrations/escrow.schema.js';
 import { EscrowRetentionService } from './retention.service.js';
 
-const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const DAY_MS = 24 * 60 * 60 * 1000;
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
@@ -64,29 +60,10 @@ function audit(
 }
 
 describe('the escrow service’s retention', () => {
-  let scratch: ScratchDatabases;
-
-  beforeAll(async () => {
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
-    scratch = await ScratchDatabases.create(POSTGRES);
-  });
-
-  afterAll(async () => {
-    await scratch.close();
-  });
-
-  describe.each(DIALECTS)('on %s', (dialect) => {
-    let dataSource: DataSource;
-
-    beforeAll(async () => {
-      dataSource = await scratch.open(ESCROW_SCHEMA, dialect);
-    });
-
-    afterAll(async () => {
-      await dataSource.destroy();
-    });
-
+  onEachDatabase(ESCROW_SCHEMA, (database) => {
     it('deletes audit rows older than the retention, except how each secret in force was stored', async () => {
+      const { dataSource } = database;
+
       // Token version 2 is in force (1 was replaced); bypass code version 1 is in force.
       await dataSource
         .getRepository(TokenVersionEntity)

@@ -1,53 +1,23 @@
-import { DataSource } from 'typeorm';
-
-import { setLogLevel } from '@turnaround/platform';
-import {
-  DIALECTS,
-  LOCAL_POSTGRES,
-  queryPlan,
-  scansWholeTable,
-  ScratchDatabases,
-  StatementLog,
-} from '@turnaround/testing';
+import { onEachDatabase, queryPlan, scansWholeTable, StatementLog } from '@turnaround/testing';
 
 import { cycleRow, deviceRow } from '../testing/cycles.js';
 import { CycleRetentionRepository } from './cycle-retention.repository.js';
 import { PROVISIONING_SCHEMA } from './migrations/provisioning.schema.js';
 import { ProvisioningRepository } from './provisioning.repository.js';
 
-const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
-
 /**
  * The cycle state machine's questions go straight to their rows through an index: cycles pile up
  * one per device per shift, and the timer asks twice a second whatever their number.
  */
 describe('the RTS cycles’ query plans', () => {
-  let scratch: ScratchDatabases;
-
-  beforeAll(async () => {
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
-    scratch = await ScratchDatabases.create(POSTGRES);
-  });
-
-  afterAll(async () => {
-    await scratch.close();
-  });
-
-  describe.each(DIALECTS)('on %s', (dialect) => {
-    const log = new StatementLog();
+  onEachDatabase(PROVISIONING_SCHEMA, { logger: () => new StatementLog() }, (database) => {
     const now = new Date('2026-06-01T12:00:00.000Z');
-    let dataSource: DataSource;
     let repository: ProvisioningRepository;
 
     beforeAll(async () => {
-      dataSource = await scratch.open(PROVISIONING_SCHEMA, dialect, log);
-      repository = new ProvisioningRepository(dataSource);
+      repository = new ProvisioningRepository(database.dataSource);
       await repository.saveDevice(deviceRow('udid-plans', now));
       await repository.startCycle(cycleRow('cycle-plans', 'udid-plans', 'requested', now));
-    });
-
-    afterAll(async () => {
-      await dataSource.destroy();
     });
 
     // The operation, and the index its main question must use (when it is not a primary key).
@@ -92,7 +62,7 @@ describe('the RTS cycles’ query plans', () => {
       ['metrics count the unfinished cycles', () => repository.countUnfinishedCycles()],
       [
         'retention deletes ended cycles',
-        () => new CycleRetentionRepository(dataSource).deleteEnded(now, 500),
+        () => new CycleRetentionRepository(database.dataSource).deleteEnded(now, 500),
         'rts_cycles_ended_at',
       ],
     ];
@@ -103,12 +73,12 @@ describe('the RTS cycles’ query plans', () => {
     );
 
     it.each(rows)('reads through an index when %s', async (_operation, work, index) => {
-      const statements = await log.during(work);
+      const statements = await database.logger.during(work);
       const plans: string[] = [];
 
       expect(statements.length).toBeGreaterThan(0);
       for (const statement of statements) {
-        const plan = await queryPlan(dataSource, statement);
+        const plan = await queryPlan(database.dataSource, statement);
         plans.push(plan);
         expect({ statement: statement.query, plan, wholeTable: scansWholeTable(plan) }).toEqual({
           statement: statement.query,

@@ -1,8 +1,5 @@
-import { DataSource } from 'typeorm';
-
 import { MessageInbox } from '@turnaround/messaging';
-import { setLogLevel } from '@turnaround/platform';
-import { DIALECTS, LOCAL_POSTGRES, ScratchDatabases } from '@turnaround/testing';
+import { onEachDatabase } from '@turnaround/testing';
 
 import { CycleRetentionRepository } from '../data-access/cycle-retention.repository.js';
 import { PROVISIONING_SCHEMA } from '../data-access/migrations/provisioning.schema.js';
@@ -10,35 +7,14 @@ import { RtsCycleEntity, RtsCycleTransitionEntity } from '../data-access/provisi
 import { cycleRow } from '../testing/cycles.js';
 import { ProvisioningRetentionService } from './retention.service.js';
 
-const POSTGRES = process.env.TEST_POSTGRES_URL ?? LOCAL_POSTGRES;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const DAY_MS = 24 * 60 * 60 * 1000;
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
 
 describe('the provisioning service’s retention', () => {
-  let scratch: ScratchDatabases;
-
-  beforeAll(async () => {
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'silent');
-    scratch = await ScratchDatabases.create(POSTGRES);
-  });
-
-  afterAll(async () => {
-    await scratch.close();
-  });
-
-  describe.each(DIALECTS)('on %s', (dialect) => {
-    let dataSource: DataSource;
-
-    beforeAll(async () => {
-      dataSource = await scratch.open(PROVISIONING_SCHEMA, dialect);
-    });
-
-    afterAll(async () => {
-      await dataSource.destroy();
-    });
-
+  onEachDatabase(PROVISIONING_SCHEMA, (database) => {
     it('deletes finished cycles older than the retention with their history, never a running one', async () => {
+      const { dataSource } = database;
       const cycles = [
         cycleRow('returned-long-ago', 'udid-1', 'returned-to-service', daysAgo(40)),
         cycleRow('failed-long-ago', 'udid-2', 'failed', daysAgo(31)),
