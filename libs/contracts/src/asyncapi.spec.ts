@@ -373,6 +373,7 @@ describe('secrets in messages', () => {
       IssueEnrollmentProfile: ['reply.profile'],
       PrepareDeviceReturnToService: ['reply.wifiProfileData', 'reply.mdmProfileData'],
       RenderReturnToServiceProfiles: ['reply.wifiProfileData', 'reply.mdmProfileData'],
+      RenderProfile: ['reply.payload'],
     });
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,8 @@ import {
   EnqueueCommands,
   Envelope,
   PrepareDeviceReturnToService,
+  RenderProfile,
+  ReplyOf,
   ReturnToServiceAnswered,
 } from '@turnaround/contracts';
 import { InProcessTransport } from '@turnaround/messaging';
@@ -36,6 +39,7 @@ interface QueuedEntry {
   requestType: string;
   command: PlistDict;
   attachBootstrapToken?: { reason: string };
+  attachProfile?: { cycleId: string; profile: { source: 'plan' | 'standing-wifi'; name?: string; sha256: string } };
   whileAwaitingConfiguration?: boolean;
 }
 
@@ -136,6 +140,13 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     return reply;
   }
 
+  /** What the commands service asks as it delivers an InstallProfile queued by reference. */
+  async function renderProfile(udid: string, attachment: NonNullable<QueuedEntry['attachProfile']>): Promise<ReplyOf<typeof RenderProfile>> {
+    const envelope = createEnvelope(RenderProfile, 'commands', { udid, ...attachment }, { subject: udid });
+
+    return (await transport.request(envelope, 2_000)) as ReplyOf<typeof RenderProfile>;
+  }
+
   interface DeviceFacts {
     platform?: 'ios' | 'visionos' | 'tvos';
     osVersion?: string;
@@ -229,6 +240,13 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     ]);
     const settings = plan.find((command) => command.requestType === 'Settings')!;
     expect(settings.command.Settings).toEqual([{ Item: 'SharedDeviceConfiguration', TemporarySessionTimeout: 900 }]);
+    // The standing Wi-Fi profile holds the network's password: queued by reference, its bytes
+    // rendered only for the commands service as it delivers the command (issue #4).
+    const wifi = plan.find((command) => command.requestType === 'InstallProfile')!;
+    expect(wifi.command).toEqual({ RequestType: 'InstallProfile' });
+    expect(wifi.attachProfile).toEqual({ cycleId, profile: { source: 'standing-wifi', sha256: createHash('sha256').update(visionWifi()).digest('hex') } });
+    expect(Buffer.from((await renderProfile('UDID-KEEP', wifi.attachProfile!)).payload, 'base64')).toEqual(visionWifi());
+    await expect(renderProfile('UDID-OTHER', wifi.attachProfile!)).rejects.toMatchObject({ code: 'CYCLE.NOT_FOUND' });
     // An app installed after DeviceConfigured would miss the snapshot: the release waits for the
     // installs' final answers. A NotNow is not one.
     const [shift, store] = plan.filter((command) => command.requestType === 'InstallApplication');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import {
   EnqueueCommands,
   Envelope,
   PrioritizeCommand,
+  RenderProfile,
   RenderReturnToServiceProfiles,
   ReplyOf,
 } from '@turnaround/contracts';
@@ -37,7 +39,10 @@ interface QueuedCommand {
   requestType: string;
   command: PlistDict;
   attachReturnToServiceProfiles?: { cycleId: string };
+  attachProfile?: { cycleId: string; profile: { source: 'plan' | 'standing-wifi'; name?: string; sha256: string } };
 }
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * The provisioning service alone, driven by the events the other services would send: the admin
@@ -124,6 +129,13 @@ describe('provisioning workflow', () => {
     return (await transport.request(envelope, 5_000)) as ReplyOf<typeof RenderReturnToServiceProfiles>;
   }
 
+  /** What the commands service asks as it delivers an InstallProfile queued by reference. */
+  async function renderProfile(udid: string, attachment: NonNullable<QueuedCommand['attachProfile']>): Promise<ReplyOf<typeof RenderProfile>> {
+    const envelope = createEnvelope(RenderProfile, 'commands', { udid, ...attachment }, { subject: udid });
+
+    return (await transport.request(envelope, 5_000)) as ReplyOf<typeof RenderProfile>;
+  }
+
   async function configure(name: string, extra: Record<string, unknown> = {}): Promise<void> {
     const saved = await api('PUT', `/rts-configurations/${name}`, {
       wifiProfile: WIFI.toString('base64'),
@@ -182,6 +194,37 @@ describe('provisioning workflow', () => {
       'provisioning.rts-cycle.returned-to-service.v1',
     ]);
     expect((await api('GET', '/devices/UDID-STD')).json.state).toBe('in-service');
+  });
+
+  it('queues the plan\'s profiles without their bytes, and renders each only while the configuration holds it as queued (issue #4)', async () => {
+    const plan = (wifi: Buffer) => ({ profiles: [{ name: 'Restrictions', payload: RESTRICTIONS.toString('base64') }, { name: 'Office Wi-Fi', payload: wifi.toString('base64') }] });
+    await configure('plan-by-reference', { plan: plan(WIFI) });
+    await enroll('UDID-PLANREF', 'E1', { ade: true });
+    const started = await api('POST', '/return-to-service', { devices: ['UDID-PLANREF'], configuration: 'plan-by-reference' });
+    const cycleId = started.json.results[0].cycleId;
+    await transport.idle();
+    await enroll('UDID-PLANREF', 'E2', { awaiting: true });
+    const [restrictions, wifi] = queuedFor('UDID-PLANREF', 'E2').filter((command) => command.requestType === 'InstallProfile');
+
+    expect([restrictions!.command, wifi!.command]).toEqual([{ RequestType: 'InstallProfile' }, { RequestType: 'InstallProfile' }]);
+    expect([restrictions!.attachProfile, wifi!.attachProfile]).toEqual([
+      { cycleId, profile: { source: 'plan', name: 'Restrictions', sha256: sha256(RESTRICTIONS) } },
+      { cycleId, profile: { source: 'plan', name: 'Office Wi-Fi', sha256: sha256(WIFI) } },
+    ]);
+    // No event holds either profile: no queued command has a Payload, nor any event its bytes.
+    expect(queuedFor('UDID-PLANREF').filter((command) => 'Payload' in command.command)).toEqual([]);
+    expect(JSON.stringify(published)).not.toContain(WIFI.toString('base64'));
+    expect(JSON.stringify(published)).not.toContain(RESTRICTIONS.toString('base64'));
+    expect(Buffer.from((await renderProfile('UDID-PLANREF', wifi!.attachProfile!)).payload, 'base64')).toEqual(WIFI);
+
+    // The administrator gives the Wi-Fi profile other bytes under the same name: what was queued
+    // no longer describes what would be rendered, so nothing is; Restrictions is unchanged.
+    await configure('plan-by-reference', { plan: plan(EAP_WITHOUT_CREDENTIALS) });
+
+    expect(Buffer.from((await renderProfile('UDID-PLANREF', restrictions!.attachProfile!)).payload, 'base64')).toEqual(RESTRICTIONS);
+    await expect(renderProfile('UDID-PLANREF', wifi!.attachProfile!)).rejects.toMatchObject({ code: 'CYCLE.PROFILE_CHANGED' });
+    await expect(renderProfile('UDID-STD', restrictions!.attachProfile!)).rejects.toMatchObject({ code: 'CYCLE.NOT_FOUND' });
+    await expect(renderProfile('UDID-PLANREF', { ...restrictions!.attachProfile!, cycleId: 'no-such-cycle' })).rejects.toMatchObject({ code: 'CYCLE.NOT_FOUND' });
   });
 
   it('adds MDMProfileData when the ADE profile sends the user through configuration_web_url (B01)', async () => {

@@ -9,6 +9,7 @@ import { ProvisioningRepository } from './data-access/provisioning.repository.js
 import { AdminApiGuard } from './feature/admin-api.guard.js';
 import { AdminController } from './feature/admin.controller.js';
 import { CycleMetrics } from './feature/cycle-metrics.js';
+import { CycleProfilesService } from './feature/cycle-profiles.service.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { CycleService } from './feature/cycle.service.js';
 import { DeviceRequestsConsumer } from './feature/device-requests.consumer.js';
@@ -46,6 +47,7 @@ export class ProvisioningModule {
         CycleRetentionRepository,
         ProvisioningRetentionService.provider(config),
         CycleMetrics,
+        CycleProfilesService,
         CycleService,
         CycleTimerService,
         DeviceQueryService,

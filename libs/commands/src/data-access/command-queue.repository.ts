@@ -49,6 +49,16 @@ export interface SupersededGroup {
   commandUuids: string[];
 }
 
+/** Names the profile provisioning renders into an InstallProfile's `Payload` at delivery. */
+export interface ProfileAttachment {
+  cycleId: string;
+  source: 'plan' | 'standing-wifi';
+  /** The plan profile's name; absent for the standing Wi-Fi profile. */
+  name?: string;
+  /** Hex SHA-256 of the profile bytes when the command was queued. */
+  sha256: string;
+}
+
 export interface EnqueuedCommand {
   commandUuid: string;
   requestType: string;
@@ -57,6 +67,8 @@ export interface EnqueuedCommand {
   bootstrapTokenReason?: string;
   /** The RTS cycle whose profiles provisioning renders at delivery; never the profiles. */
   returnToServiceProfilesCycleId?: string;
+  /** The profile of an InstallProfile, rendered at delivery; never its bytes. */
+  profile?: ProfileAttachment;
   whileAwaitingConfiguration?: boolean;
 }
 
@@ -99,10 +111,11 @@ export interface DeliveredCommand extends CommandRef {
   /** Counting this delivery. */
   deliveries: number;
   /**
-   * Set for an erase whose secrets are fetched as it goes out: the bootstrap token from escrow,
-   * the Return to Service profiles from provisioning. Its delivery is not recorded yet: that waits
-   * for them ({@link CommandQueueRepository.recordDelivery}), so an outage of either leaves the
-   * erase as deliverable as it was.
+   * Set for a command whose secrets are fetched as it goes out: an erase's bootstrap token from
+   * escrow and Return to Service profiles from provisioning, an InstallProfile's profile from
+   * provisioning. Its delivery is not recorded yet: that waits for them
+   * ({@link CommandQueueRepository.recordDelivery}), so an outage of either leaves the command as
+   * deliverable as it was.
    */
   held?: HeldDelivery;
 }
@@ -114,6 +127,8 @@ export interface HeldDelivery {
   bootstrapTokenReason?: string;
   /** The RTS cycle whose Wi-Fi and enrollment profiles provisioning renders. */
   returnToServiceProfilesCycleId?: string;
+  /** The profile provisioning renders into an InstallProfile's `Payload`. */
+  profile?: ProfileAttachment;
 }
 
 export interface ReportInput {
@@ -376,11 +391,16 @@ export class CommandQueueRepository {
             commandUuid: command.commandUuid,
             udid: input.udid,
             requestType: command.requestType,
-            // The erase's secrets (bootstrap token, Wi-Fi and enrollment profiles) are kept out
-            // of the row; only what to ask for at delivery is stored.
+            // The erase's secrets (bootstrap token, Wi-Fi and enrollment profiles) and an
+            // InstallProfile's profile are kept out of the row; only what to ask for at delivery
+            // is stored.
             body: command.body,
             bootstrapTokenReason: command.bootstrapTokenReason ?? null,
             returnToServiceProfilesCycleId: command.returnToServiceProfilesCycleId ?? null,
+            profileCycleId: command.profile?.cycleId ?? null,
+            profileSource: command.profile?.source ?? null,
+            profileName: command.profile?.name ?? null,
+            profileSha256: command.profile?.sha256 ?? null,
             whileAwaitingConfiguration,
             sequence: sequences[index]!,
             state,
@@ -503,7 +523,12 @@ export class CommandQueueRepository {
       if (!next) {
         return { ...opened, decision, changed, refused, next: null };
       }
-      if (next.bootstrapTokenReason !== null || next.returnToServiceProfilesCycleId !== null) {
+      const profile = profileOf(next);
+      if (
+        next.bootstrapTokenReason !== null ||
+        next.returnToServiceProfilesCycleId !== null ||
+        profile !== undefined
+      ) {
         return {
           ...opened,
           decision,
@@ -521,6 +546,7 @@ export class CommandQueueRepository {
               ...(next.returnToServiceProfilesCycleId !== null
                 ? { returnToServiceProfilesCycleId: next.returnToServiceProfilesCycleId }
                 : {}),
+              ...(profile ? { profile } : {}),
             },
           },
         };
@@ -578,7 +604,7 @@ export class CommandQueueRepository {
 
   /**
    * Closes a held command {@link report} chose as refused: what it waited for will never come
-   * (its RTS cycle is over). False when the command changed meanwhile.
+   * (its RTS cycle is over, its profile changed). False when the command changed meanwhile.
    */
   async refuseHeld(command: DeliveredCommand): Promise<boolean> {
     const before = command.held;
@@ -703,6 +729,29 @@ function bindingOf(row: IdentityProjectionEntity): IdentityBinding {
     udid: row.udid,
     enrollmentId: row.enrollmentId,
     userEnrollment: row.userEnrollment,
+  };
+}
+
+// A row written with a profile reference has all of its columns, or none (enqueue writes them).
+function profileOf(
+  command: Pick<
+    CommandEntity,
+    'profileCycleId' | 'profileSource' | 'profileName' | 'profileSha256'
+  >,
+): ProfileAttachment | undefined {
+  if (
+    command.profileCycleId === null ||
+    command.profileSource === null ||
+    command.profileSha256 === null
+  ) {
+    return undefined;
+  }
+
+  return {
+    cycleId: command.profileCycleId,
+    source: command.profileSource,
+    ...(command.profileName !== null ? { name: command.profileName } : {}),
+    sha256: command.profileSha256,
   };
 }
 

@@ -29,6 +29,7 @@ export class CommandEntity {
   /**
    * Base64 of the XML plist of the Command dictionary, exactly as it was enqueued. Never holds a
    * bootstrap token nor Return to Service profiles: the consumer refuses an erase that carries one.
+   * An InstallProfile queued with a profile reference (`profile*`) has no `Payload` here.
    */
   @Column({ type: 'text' })
   body!: string;
@@ -46,6 +47,25 @@ export class CommandEntity {
    */
   @Column({ type: 'varchar', length: 255, nullable: true })
   returnToServiceProfilesCycleId!: string | null;
+
+  /**
+   * Set for an InstallProfile whose `Payload` provisioning renders for this RTS cycle when it is
+   * delivered, with the three below naming the profile; the profile itself is never stored.
+   */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  profileCycleId!: string | null;
+
+  /** Where the profile comes from: the cycle's plan, or the standing Wi-Fi profile. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  profileSource!: 'plan' | 'standing-wifi' | null;
+
+  /** The plan profile's name; null for the standing Wi-Fi profile. */
+  @Column({ type: 'text', nullable: true })
+  profileName!: string | null;
+
+  /** Hex SHA-256 of the profile bytes when the command was queued; a changed profile is refused. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  profileSha256!: string | null;
 
   /** A setup step, refused once the enrollment's DeviceConfigured was acknowledged. */
   @Column({ type: 'boolean', default: false })

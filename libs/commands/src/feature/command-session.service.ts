@@ -31,6 +31,8 @@ const NOTHING: CommandReply = { status: 200 };
 
 const USABLE_COMMAND_UUID = /^[\x21-\x7e]{1,64}$/;
 
+const ERASE_NOT_WANTED = 'its Return to Service cycle no longer waits for the erase';
+
 /**
  * One request on the command URL: check who signed it, apply its result in one transaction,
  * publish what changed, and answer with the next command or nothing.
@@ -97,8 +99,9 @@ export class CommandSessionService {
     }
 
     // The report, the next command's delivery and the events they cause commit together
-    // (transactional outbox). An erase with secrets fetched at delivery is the exception: its
-    // delivery is recorded after escrow and provisioning answered, in a unit of its own.
+    // (transactional outbox). A command with secrets fetched at delivery (an erase's, an
+    // InstallProfile's profile) is the exception: its delivery is recorded after escrow and
+    // provisioning answered, in a unit of its own.
     const { outcome, reply: plainReply } = await this.repository.unitOfWork(async () => {
       const reported = await this.repository.report({
         udid: identity.udid,
@@ -251,11 +254,13 @@ export class CommandSessionService {
       return { status: 200, body, contentType: 'application/xml' };
     }
 
-    // Each fetch throws while its service cannot answer: the erase is not recorded as delivered
-    // and waits for the device's next request, rather than going out without the token (wiping
-    // the apps) or without its Wi-Fi profile (stranding the device offline).
+    // Each fetch throws while its service cannot answer: the command is not recorded as
+    // delivered and waits for the device's next request, rather than going out without the token
+    // (wiping the apps), without its Wi-Fi profile (stranding the device offline) or without the
+    // profile it exists to install.
     let token: Buffer | null = null;
     let profiles: ReturnToServiceProfiles | null = null;
+    let profile: Buffer | null = null;
     let body: Buffer;
     try {
       if (held.bootstrapTokenReason !== undefined) {
@@ -267,17 +272,30 @@ export class CommandSessionService {
           held.returnToServiceProfilesCycleId,
         );
         if (!profiles) {
-          return await this.refuseErase(command, fields);
+          return await this.refuseHeld(command, fields, ERASE_NOT_WANTED);
         }
       }
-      body = encodeCommand(
-        command.commandUuid,
-        withReturnToServiceSecrets(storedDict(command), token, profiles ?? {}),
-      );
+      if (held.profile !== undefined) {
+        const rendered = await this.provisioning.renderProfile(command, held.profile);
+        if ('refused' in rendered) {
+          return await this.refuseHeld(command, fields, rendered.refused);
+        }
+        profile = rendered.payload;
+      }
+      let dict = storedDict(command);
+      if (held.bootstrapTokenReason !== undefined || profiles) {
+        dict = withReturnToServiceSecrets(dict, token, profiles ?? {});
+      }
+      if (profile) {
+        // As buildInstallProfile writes it: the raw profile bytes as <data>.
+        dict = { ...dict, Payload: profile };
+      }
+      body = encodeCommand(command.commandUuid, dict);
     } finally {
       token?.fill(0);
       profiles?.wifiProfileData?.fill(0);
       profiles?.mdmProfileData?.fill(0);
+      profile?.fill(0);
     }
     const tokenAsked = held.bootstrapTokenReason !== undefined;
     const included = token !== null;
@@ -291,7 +309,7 @@ export class CommandSessionService {
     });
     if (!recorded) {
       body.fill(0);
-      this.logger.warn(fields, 'erase changed while its secrets were fetched, not delivered');
+      this.logger.warn(fields, 'command changed while its secrets were fetched, not delivered');
 
       return NOTHING;
     }
@@ -306,6 +324,7 @@ export class CommandSessionService {
         ...fields,
         ...(tokenAsked ? { bootstrapTokenIncluded: included } : {}),
         ...(profiles ? { returnToServiceProfilesIncluded: true } : {}),
+        ...(profile ? { profileIncluded: true } : {}),
       },
       'command delivered',
     );
@@ -313,12 +332,15 @@ export class CommandSessionService {
     return { status: 200, body, contentType: 'application/xml', secret: true };
   }
 
-  /** The erase's RTS cycle is over: sent now, it would erase a device nobody provisions. */
-  private async refuseErase(
+  /**
+   * What a held command waited for will never come: an erase whose RTS cycle is over (sent now it
+   * would erase a device nobody provisions), an InstallProfile whose profile changed.
+   */
+  private async refuseHeld(
     command: DeliveredCommand,
     fields: Record<string, unknown>,
+    reason: string,
   ): Promise<CommandReply> {
-    const reason = 'its Return to Service cycle no longer waits for the erase';
     const refused = await this.repository.unitOfWork(async () => {
       if (!(await this.repository.refuseHeld(command))) {
         return false;

@@ -59,8 +59,8 @@ export class EscrowUnavailableError extends Error {
 
 /**
  * An erase that returns the device to service cannot go out without its Wi-Fi and enrollment
- * profiles: without them the device may stay offline in Setup Assistant. The device is asked to
- * come back (503, Retry-After) instead.
+ * profiles: without them the device may stay offline in Setup Assistant. Nor can an InstallProfile
+ * without its profile. The device is asked to come back (503, Retry-After) instead.
  */
 export class ProvisioningUnavailableError extends Error {
   readonly code = 'DEPENDENCY.PROVISIONING_UNAVAILABLE';
@@ -70,6 +70,6 @@ export class ProvisioningUnavailableError extends Error {
     provisioningCode: string,
   ) {
     // Only the code: provisioning's message may name what it was rendering.
-    super(`provisioning could not render the Return to Service profiles (${provisioningCode})`);
+    super(`provisioning could not render the profiles the command needs (${provisioningCode})`);
   }
 }

@@ -12,6 +12,7 @@ import type { DataOf, Envelope } from '@turnaround/contracts';
 import { OnEvent } from '@turnaround/messaging';
 import { createLogger } from '@turnaround/platform';
 import { decodePlist, isPlistDict } from '@turnaround/protocol';
+import type { PlistDict } from '@turnaround/protocol';
 
 import { CommandQueueRepository } from '../data-access/command-queue.repository.js';
 import { CommandEventPublisher } from './command-events.service.js';
@@ -47,6 +48,11 @@ export class QueueEventsConsumer {
           : {}),
         ...(command.attachReturnToServiceProfiles
           ? { returnToServiceProfilesCycleId: command.attachReturnToServiceProfiles.cycleId }
+          : {}),
+        ...(command.attachProfile
+          ? {
+              profile: { cycleId: command.attachProfile.cycleId, ...command.attachProfile.profile },
+            }
           : {}),
         whileAwaitingConfiguration: command.whileAwaitingConfiguration ?? false,
       })),
@@ -147,6 +153,8 @@ export class QueueEventsConsumer {
 
 type QueuedCommand = DataOf<typeof EnqueueCommands>['commands'][number];
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 // A body that is not a Command dictionary could never be delivered; refusing it here
 // dead-letters the message instead of failing a device's request later.
 function requireCommandDict(command: QueuedCommand, index: number): void {
@@ -194,5 +202,46 @@ function requireCommandDict(command: QueuedCommand, index: number): void {
         'only on an EraseDevice whose ReturnToService is Enabled',
       );
     }
+  }
+  requireProfileSource(command, dict, path);
+}
+
+// Issue #4: an InstallProfile has its profile in Payload or names it with attachProfile, never
+// both (the row would hold the bytes the reference exists to keep out) and never neither (the
+// device could only answer it with an error).
+function requireProfileSource(command: QueuedCommand, dict: PlistDict, path: string): void {
+  const attachment = command.attachProfile;
+  if (dict['RequestType'] !== 'InstallProfile') {
+    if (attachment) {
+      throw new ContractViolation(`${path}.attachProfile`, 'only on an InstallProfile');
+    }
+
+    return;
+  }
+  const payload = 'Payload' in dict;
+  if (payload && attachment) {
+    throw new ContractViolation(
+      `${path}.command`,
+      'InstallProfile without Payload when attachProfile names its profile',
+    );
+  }
+  if (!payload && !attachment) {
+    throw new ContractViolation(
+      `${path}.command`,
+      'InstallProfile with a Payload, or attachProfile naming its profile',
+    );
+  }
+  if (!attachment) {
+    return;
+  }
+  const { source, name, sha256 } = attachment.profile;
+  if ((source === 'plan') !== (name !== undefined)) {
+    throw new ContractViolation(
+      `${path}.attachProfile.profile.name`,
+      'the name of a plan profile, and none for the standing Wi-Fi profile',
+    );
+  }
+  if (!SHA256_HEX.test(sha256)) {
+    throw new ContractViolation(`${path}.attachProfile.profile.sha256`, 'lowercase hex SHA-256');
   }
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import {
   Envelope,
   FetchBootstrapToken,
   PrioritizeCommand,
+  RenderProfile,
   RenderReturnToServiceProfiles,
   ResolveIdentity,
   StoreActivationLockBypassCode,
@@ -61,6 +62,7 @@ export interface TestCommand {
   keys?: PlistDict;
   attachBootstrapToken?: { reason: string };
   attachReturnToServiceProfiles?: { cycleId: string };
+  attachProfile?: EnqueuedTestCommand['attachProfile'];
   whileAwaitingConfiguration?: boolean;
 }
 
@@ -108,6 +110,11 @@ export class CommandsTestApp {
   escrowHook?: (envelope: Envelope<Record<string, unknown>>) => Promise<void>;
   /** What the fake provisioning service renders: cycleId → the erase's profiles. */
   readonly cycleProfiles = new Map<string, TestReturnToServiceProfiles>();
+  /**
+   * The profiles the fake provisioning service renders for InstallProfile: cycleId → the bytes
+   * its configuration holds now, found by the SHA-256 a reference names.
+   */
+  readonly plannedProfiles = new Map<string, Buffer[]>();
   provisioningMode: ProvisioningMode = 'answer';
   /** Every request the fake provisioning service received, oldest first. */
   readonly provisioningRequests: Envelope<Record<string, unknown>>[] = [];
@@ -154,7 +161,7 @@ export class CommandsTestApp {
 
     await this.transport.serve(
       'provisioning',
-      [RenderReturnToServiceProfiles.routingKey],
+      [RenderReturnToServiceProfiles.routingKey, RenderProfile.routingKey],
       async (envelope) => this.answerProvisioning(envelope as Envelope<Record<string, unknown>>),
     );
 
@@ -266,7 +273,11 @@ export class CommandsTestApp {
     await this.transport.idle();
   }
 
-  /** Queues commands as the provisioning service does; returns their CommandUUIDs. */
+  /**
+   * Queues commands as the provisioning service does; returns their CommandUUIDs. An InstallProfile
+   * given neither a Payload nor attachProfile gets a placeholder Payload: the service refuses one
+   * with neither, and most tests only need some command.
+   */
   async enqueue(
     udid: string,
     enrollmentId: string,
@@ -277,15 +288,20 @@ export class CommandsTestApp {
     const entries = commands.map((command) => ({
       commandUuid: command.commandUuid ?? randomUUID().toUpperCase(),
       requestType: command.requestType,
-      command: encodePlistXml({ RequestType: command.requestType, ...command.keys }).toString(
-        'base64',
-      ),
+      command: encodePlistXml({
+        RequestType: command.requestType,
+        ...(command.requestType === 'InstallProfile' && !command.attachProfile
+          ? { Payload: PLACEHOLDER_PROFILE }
+          : {}),
+        ...command.keys,
+      }).toString('base64'),
       ...(command.attachBootstrapToken
         ? { attachBootstrapToken: command.attachBootstrapToken }
         : {}),
       ...(command.attachReturnToServiceProfiles
         ? { attachReturnToServiceProfiles: command.attachReturnToServiceProfiles }
         : {}),
+      ...(command.attachProfile ? { attachProfile: command.attachProfile } : {}),
       ...(command.whileAwaitingConfiguration !== undefined
         ? { whileAwaitingConfiguration: command.whileAwaitingConfiguration }
         : {}),
@@ -365,6 +381,9 @@ export class CommandsTestApp {
       // As when no provisioning process runs: the request is never answered.
       await sleep(this.config.requestTimeoutMs * 3);
     }
+    if (envelope.type === RenderProfile.routingKey) {
+      return this.renderProfile(envelope.data as DataOf<typeof RenderProfile>);
+    }
     const profiles = this.cycleProfiles.get(String(envelope.data.cycleId));
     if (this.provisioningMode === 'over' || !profiles) {
       throw Object.assign(new Error('the cycle does not wait for its erase'), {
@@ -378,6 +397,23 @@ export class CommandsTestApp {
         : {}),
       ...(profiles.mdmProfileData ? { mdmProfileData: profiles.mdmProfileData.toString('base64') } : {}),
     };
+  }
+
+  private renderProfile(request: DataOf<typeof RenderProfile>): unknown {
+    const planned = this.plannedProfiles.get(request.cycleId);
+    if (!planned) {
+      throw Object.assign(new Error('no such cycle of the device'), { code: 'CYCLE.NOT_FOUND' });
+    }
+    const payload = planned.find(
+      (bytes) => createHash('sha256').update(bytes).digest('hex') === request.profile.sha256,
+    );
+    if (!payload) {
+      throw Object.assign(new Error('the profile changed since it was queued'), {
+        code: 'CYCLE.PROFILE_CHANGED',
+      });
+    }
+
+    return { payload: payload.toString('base64') };
   }
 
   private async answerEscrow(envelope: Envelope<Record<string, unknown>>): Promise<unknown> {
@@ -409,6 +445,8 @@ export class CommandsTestApp {
 }
 
 export type EnqueuedTestCommand = DataOf<typeof EnqueueCommands>['commands'][number];
+
+const PLACEHOLDER_PROFILE = Buffer.from('<plist version="1.0"><dict/></plist>');
 
 export function enqueueEnvelope(
   udid: string,

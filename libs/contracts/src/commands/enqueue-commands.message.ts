@@ -1,4 +1,5 @@
 import { defineEvent } from '../envelope.js';
+import { profileReference } from '../provisioning/device-requests.message.js';
 import { array, base64, boolean, nonEmptyString, object, oneOf, optional } from '../schema.js';
 
 /**
@@ -12,6 +13,9 @@ import { array, base64, boolean, nonEmptyString, object, oneOf, optional } from 
  * - `attachReturnToServiceProfiles`: the same for the erase's `ReturnToService.WiFiProfileData`
  *   and `MDMProfileData` (a network password, an identity and its password): provisioning renders
  *   them for cycle `cycleId` when the erase is delivered (RenderReturnToServiceProfiles).
+ * - `attachProfile`: an InstallProfile without `Payload`, whose profile (a plan's, or the standing
+ *   Wi-Fi profile, which may hold credentials) provisioning renders for cycle `cycleId` when it is
+ *   delivered (RenderProfile); an InstallProfile has either a `Payload` or this, never both.
  * - `whileAwaitingConfiguration`: the command only makes sense before DeviceConfigured; once the
  *   enrollment's DeviceConfigured was acknowledged it is refused (DeviceConfigured itself always is).
  */
@@ -29,6 +33,7 @@ export const EnqueueCommands = defineEvent(
         command: base64(),
         attachBootstrapToken: optional(object({ reason: nonEmptyString() })),
         attachReturnToServiceProfiles: optional(object({ cycleId: nonEmptyString() })),
+        attachProfile: optional(object({ cycleId: nonEmptyString(), profile: profileReference() })),
         whileAwaitingConfiguration: optional(boolean()),
       }),
     ),

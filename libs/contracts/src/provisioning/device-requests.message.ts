@@ -51,7 +51,7 @@ export const CheckEnrollmentPolicy = defineRequest(
 );
 
 /**
- * The commands service asks, as it delivers an erase or InstallProfile queued with an attachment
+ * The commands service asks, as it delivers an erase queued with `attachReturnToServiceProfiles`
  * (see EnqueueCommands), for the profiles of cycle `cycleId`: the Wi-Fi profile (with the
  * network's password) and the enrollment profile (with an identity) never travel in an event.
  * Answered with an error `CYCLE.NOT_ERASING` when the cycle is not this device's or no longer
@@ -66,4 +66,32 @@ export const RenderReturnToServiceProfiles = defineRequest(
     wifiProfileData: optional(secret(base64())),
     mdmProfileData: optional(secret(base64())),
   }),
+);
+
+/**
+ * Names, without its bytes, a profile an RTS cycle installs: one of its configuration's plan
+ * (`plan`, by `name`) or the Wi-Fi profile a visionOS device gets again in each cycle that keeps
+ * its apps (`standing-wifi`, no name). `sha256` is the lowercase hex SHA-256 of the profile bytes
+ * when the command was queued, so that a profile changed since then is never installed instead.
+ */
+export const profileReference = () =>
+  object({
+    source: oneOf('plan', 'standing-wifi'),
+    name: optional(string()),
+    sha256: nonEmptyString(),
+  });
+
+/**
+ * The commands service asks, as it delivers an InstallProfile queued with `attachProfile` (see
+ * EnqueueCommands), for the bytes of the profile `profile` names in cycle `cycleId`; they go in
+ * the command's `Payload`. Answered with an error `CYCLE.NOT_FOUND` when the cycle is not this
+ * device's, and `CYCLE.PROFILE_CHANGED` when the cycle's configuration no longer holds that
+ * profile with those bytes; either way the command is never to be sent.
+ */
+export const RenderProfile = defineRequest(
+  'RenderProfile',
+  'provisioning.device.render-profile.v1',
+  'provisioning',
+  object({ udid: nonEmptyString(), cycleId: nonEmptyString(), profile: profileReference() }),
+  object({ payload: secret(base64()) }),
 );

@@ -14,6 +14,7 @@ export type ProvisioningErrorCode =
   | 'CYCLE.ALREADY_ACTIVE'
   | 'CYCLE.ENROLLMENT_PROFILE_UNAVAILABLE'
   | 'CYCLE.NOT_ERASING'
+  | 'CYCLE.PROFILE_CHANGED'
   | 'REQUEST.INVALID';
 
 export class ProvisioningError extends Error {

@@ -8,13 +8,13 @@ import { createLogger } from '@turnaround/platform';
 import {
   buildDeviceConfigured,
   buildInstallApplication,
-  buildInstallProfile,
   buildManagedApplicationList,
   encodePlistXml,
   PlistDict,
 } from '@turnaround/protocol';
 
 import { ProvisioningPlan } from '../domain/plan.js';
+import { planProfileReference, ProfileReference } from '../domain/profile-reference.js';
 import { CycleInput, isTerminal, nextState } from '../domain/rts-cycle.js';
 import { ProvisioningRepository, RtsCycle } from '../data-access/provisioning.repository.js';
 import { CycleMetrics } from './cycle-metrics.js';
@@ -36,6 +36,8 @@ export interface QueuedCommand {
   attachBootstrapToken?: { reason: string };
   /** An erase whose Wi-Fi and enrollment profiles the commands service fetches at delivery. */
   attachReturnToServiceProfiles?: { cycleId: string };
+  /** An InstallProfile without Payload: the commands service fetches the profile at delivery. */
+  attachProfile?: { cycleId: string; profile: ProfileReference };
   /** Refused by the commands service once the enrollment's DeviceConfigured was acknowledged. */
   whileAwaitingConfiguration?: boolean;
 }
@@ -127,6 +129,7 @@ export class CycleService {
           command: encodePlistXml(entry.command).toString('base64'),
           ...(entry.attachBootstrapToken ? { attachBootstrapToken: entry.attachBootstrapToken } : {}),
           ...(entry.attachReturnToServiceProfiles ? { attachReturnToServiceProfiles: entry.attachReturnToServiceProfiles } : {}),
+          ...(entry.attachProfile ? { attachProfile: entry.attachProfile } : {}),
           ...(entry.whileAwaitingConfiguration ? { whileAwaitingConfiguration: true } : {}),
         })),
       },
@@ -148,7 +151,7 @@ export class CycleService {
    * answer after the device's Idle is the observable end of the snapshot phase.
    */
   async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, extras: QueuedCommand[], causationId?: string): Promise<boolean> {
-    const steps = [...planCommands(plan), ...extras];
+    const steps = [...planCommands(plan, cycle.id), ...extras];
     cycle.newEnrollmentId = enrollmentId;
     cycle.releaseCommandUuid = randomUUID().toUpperCase();
     cycle.snapshotCommandUuid = cycle.preserveApps ? randomUUID().toUpperCase() : null;
@@ -391,9 +394,18 @@ function withUuid(command: PlistDict, commandUuid?: string): QueuedCommand {
   return commandUuid ? { commandUuid, requestType: String(command.RequestType), command } : queued(command);
 }
 
-function planCommands(plan: ProvisioningPlan): QueuedCommand[] {
+/**
+ * The plan's profiles go out by reference: an administrator may have put credentials in them, and
+ * EnqueueCommands is an event every subscriber, the outbox and any dead letter would hold.
+ */
+function planCommands(plan: ProvisioningPlan, cycleId: string): QueuedCommand[] {
   return [
-    ...plan.profiles.map((profile) => queued(buildInstallProfile(Buffer.from(profile.payload, 'base64')))),
+    ...plan.profiles.map((profile) => profileCommand(cycleId, planProfileReference(profile))),
     ...plan.apps.map((app) => queued(buildInstallApplication(app))),
   ];
+}
+
+/** An InstallProfile whose Payload the commands service asks for as it delivers it (RenderProfile). */
+export function profileCommand(cycleId: string, profile: ProfileReference): QueuedCommand {
+  return { ...queued({ RequestType: 'InstallProfile' }), attachProfile: { cycleId, profile } };
 }

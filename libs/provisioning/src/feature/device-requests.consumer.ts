@@ -4,21 +4,26 @@ import { Payload } from '@nestjs/microservices';
 import {
   CheckEnrollmentPolicy,
   PrepareDeviceReturnToService,
+  RenderProfile,
   RenderReturnToServiceProfiles,
   ReturnToServiceAnswered,
 } from '@turnaround/contracts';
 import type { DataOf, Envelope, ReplyOf } from '@turnaround/contracts';
 import { OnEvent, OnRequest } from '@turnaround/messaging';
 
+import { CycleProfilesService } from './cycle-profiles.service.js';
 import { ReturnToServiceService } from './return-to-service.service.js';
 
 /**
  * What check-in asks provisioning while a device waits for its answer, and what it reports back;
- * and the erase's profiles the commands service asks for as it delivers the erase.
+ * and the profiles the commands service asks for as it delivers an erase or an InstallProfile.
  */
 @Controller()
 export class DeviceRequestsConsumer {
-  constructor(private readonly returnToService: ReturnToServiceService) {}
+  constructor(
+    private readonly profiles: CycleProfilesService,
+    private readonly returnToService: ReturnToServiceService,
+  ) {}
 
   @OnRequest(PrepareDeviceReturnToService)
   async prepare(@Payload() envelope: Envelope<DataOf<typeof PrepareDeviceReturnToService>>): Promise<ReplyOf<typeof PrepareDeviceReturnToService>> {
@@ -28,6 +33,11 @@ export class DeviceRequestsConsumer {
   @OnRequest(RenderReturnToServiceProfiles)
   async renderProfiles(@Payload() envelope: Envelope<DataOf<typeof RenderReturnToServiceProfiles>>): Promise<ReplyOf<typeof RenderReturnToServiceProfiles>> {
     return this.returnToService.renderProfiles(envelope.data.udid, envelope.data.cycleId);
+  }
+
+  @OnRequest(RenderProfile)
+  async renderProfile(@Payload() envelope: Envelope<DataOf<typeof RenderProfile>>): Promise<ReplyOf<typeof RenderProfile>> {
+    return this.profiles.render(envelope.data);
   }
 
   @OnRequest(CheckEnrollmentPolicy)

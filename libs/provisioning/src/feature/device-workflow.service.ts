@@ -14,15 +14,15 @@ import {
   buildActivationLockBypassCode,
   buildDeviceConfigured,
   buildDeviceInformation,
-  buildInstallProfile,
   buildSecurityInfo,
 } from '@turnaround/protocol';
 
 import { readPlan } from '../domain/plan.js';
+import { standingWifiReference } from '../domain/profile-reference.js';
 import { buildSessionTimeoutSettings } from '../domain/session-timeout.js';
 import { checkReturnToServiceWifi } from '../domain/wifi-rules.js';
 import { ManagedDevice, ProvisioningRepository, RtsConfiguration, RtsCycle } from '../data-access/provisioning.repository.js';
-import { CycleService, PlanStep, queued, QueuedCommand, SnapshotApp } from './cycle.service.js';
+import { CycleService, PlanStep, profileCommand, queued, QueuedCommand, SnapshotApp } from './cycle.service.js';
 import { ReturnToServiceService } from './return-to-service.service.js';
 
 /** What the service asks every device right after it enrolls: who it is and how it is managed. */
@@ -113,7 +113,7 @@ export class DeviceWorkflowService {
         return;
       }
       const configuration = await this.repository.findConfiguration(cycle.configurationId);
-      const extras = configuration ? standingCommands(device, configuration, cycle.preserveApps) : [];
+      const extras = configuration ? standingCommands(device, configuration, cycle) : [];
       if (await this.cycles.provision(cycle, event.enrollmentId, readPlan(configuration ? JSON.parse(configuration.plan) : null), extras, causationId)) {
         return;
       }
@@ -270,17 +270,19 @@ export class DeviceWorkflowService {
 /**
  * What a configuration puts on the device in every cycle besides its plan. On visionOS: the Wi-Fi
  * profile again when it lets the device join before first unlock (Apple: reinstall it each cycle,
- * and it installs only in RTS with app preservation), and the idle timeout.
+ * and it installs only in RTS with app preservation), and the idle timeout. Without a cycle (an
+ * assignment) only the idle timeout. The Wi-Fi profile holds the network's password, so it goes
+ * out by reference, rendered for the cycle as it is delivered.
  */
-export function standingCommands(device: Pick<ManagedDevice, 'platform'>, configuration: RtsConfiguration, preserveApps: boolean): QueuedCommand[] {
+export function standingCommands(device: Pick<ManagedDevice, 'platform'>, configuration: RtsConfiguration, cycle: Pick<RtsCycle, 'id' | 'preserveApps'> | null): QueuedCommand[] {
   if (device.platform !== 'visionos') {
     return [];
   }
   const commands: QueuedCommand[] = [];
-  if (preserveApps && configuration.wifiProfile) {
+  if (cycle?.preserveApps && configuration.wifiProfile) {
     const wifi = Buffer.from(configuration.wifiProfile, 'base64');
     if (checkReturnToServiceWifi(wifi, { preserveApps: true }).allowJoinBeforeFirstUnlock) {
-      commands.push(queued(buildInstallProfile(wifi)));
+      commands.push(profileCommand(cycle.id, standingWifiReference(wifi)));
     }
   }
   if (configuration.temporarySessionTimeout !== null) {
