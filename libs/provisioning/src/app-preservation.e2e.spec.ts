@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +27,7 @@ import { decodePlist, encodePlistXml, PlistDict } from '@turnaround/protocol';
 import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
+import { profileDigest, profileReferenceKey } from './domain/profile-reference.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
 import { serveEnrollmentProfiles } from './testing/enrollment-profiles.js';
@@ -39,7 +39,7 @@ interface QueuedEntry {
   requestType: string;
   command: PlistDict;
   attachBootstrapToken?: { reason: string };
-  attachProfile?: { cycleId: string; profile: { source: 'plan' | 'standing-wifi'; name?: string; sha256: string } };
+  attachProfile?: { cycleId: string; profile: { source: 'plan' | 'standing-wifi'; name?: string; digest: string } };
   whileAwaitingConfiguration?: boolean;
 }
 
@@ -244,7 +244,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     // rendered only for the commands service as it delivers the command (issue #4).
     const wifi = plan.find((command) => command.requestType === 'InstallProfile')!;
     expect(wifi.command).toEqual({ RequestType: 'InstallProfile' });
-    expect(wifi.attachProfile).toEqual({ cycleId, profile: { source: 'standing-wifi', sha256: createHash('sha256').update(visionWifi()).digest('hex') } });
+    expect(wifi.attachProfile).toEqual({ cycleId, profile: { source: 'standing-wifi', digest: profileDigest(visionWifi(), profileReferenceKey(apiKey)) } });
     expect(Buffer.from((await renderProfile('UDID-KEEP', wifi.attachProfile!)).payload, 'base64')).toEqual(visionWifi());
     await expect(renderProfile('UDID-OTHER', wifi.attachProfile!)).rejects.toMatchObject({ code: 'CYCLE.NOT_FOUND' });
     // An app installed after DeviceConfigured would miss the snapshot: the release waits for the

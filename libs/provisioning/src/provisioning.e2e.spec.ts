@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,6 +24,7 @@ import { decodePlist, PlistDict } from '@turnaround/protocol';
 import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
+import { profileDigest, profileReferenceKey } from './domain/profile-reference.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { ReturnToServiceService } from './feature/return-to-service.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
@@ -39,10 +39,9 @@ interface QueuedCommand {
   requestType: string;
   command: PlistDict;
   attachReturnToServiceProfiles?: { cycleId: string };
-  attachProfile?: { cycleId: string; profile: { source: 'plan' | 'standing-wifi'; name?: string; sha256: string } };
+  attachProfile?: { cycleId: string; profile: { source: 'plan' | 'standing-wifi'; name?: string; digest: string } };
 }
 
-const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * The provisioning service alone, driven by the events the other services would send: the admin
@@ -208,8 +207,8 @@ describe('provisioning workflow', () => {
 
     expect([restrictions!.command, wifi!.command]).toEqual([{ RequestType: 'InstallProfile' }, { RequestType: 'InstallProfile' }]);
     expect([restrictions!.attachProfile, wifi!.attachProfile]).toEqual([
-      { cycleId, profile: { source: 'plan', name: 'Restrictions', sha256: sha256(RESTRICTIONS) } },
-      { cycleId, profile: { source: 'plan', name: 'Office Wi-Fi', sha256: sha256(WIFI) } },
+      { cycleId, profile: { source: 'plan', name: 'Restrictions', digest: profileDigest(RESTRICTIONS, profileReferenceKey(apiKey)) } },
+      { cycleId, profile: { source: 'plan', name: 'Office Wi-Fi', digest: profileDigest(WIFI, profileReferenceKey(apiKey)) } },
     ]);
     // No event holds either profile: no queued command has a Payload, nor any event its bytes.
     expect(queuedFor('UDID-PLANREF').filter((command) => 'Payload' in command.command)).toEqual([]);

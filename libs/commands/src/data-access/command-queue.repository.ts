@@ -55,8 +55,8 @@ export interface ProfileAttachment {
   source: 'plan' | 'standing-wifi';
   /** The plan profile's name; absent for the standing Wi-Fi profile. */
   name?: string;
-  /** Hex SHA-256 of the profile bytes when the command was queued. */
-  sha256: string;
+  /** Provisioning's digest of the profile bytes when the command was queued (opaque here). */
+  digest: string;
 }
 
 export interface EnqueuedCommand {
@@ -400,7 +400,7 @@ export class CommandQueueRepository {
             profileCycleId: command.profile?.cycleId ?? null,
             profileSource: command.profile?.source ?? null,
             profileName: command.profile?.name ?? null,
-            profileSha256: command.profile?.sha256 ?? null,
+            profileDigest: command.profile?.digest ?? null,
             whileAwaitingConfiguration,
             sequence: sequences[index]!,
             state,
@@ -736,13 +736,13 @@ function bindingOf(row: IdentityProjectionEntity): IdentityBinding {
 function profileOf(
   command: Pick<
     CommandEntity,
-    'profileCycleId' | 'profileSource' | 'profileName' | 'profileSha256'
+    'profileCycleId' | 'profileSource' | 'profileName' | 'profileDigest'
   >,
 ): ProfileAttachment | undefined {
   if (
     command.profileCycleId === null ||
     command.profileSource === null ||
-    command.profileSha256 === null
+    command.profileDigest === null
   ) {
     return undefined;
   }
@@ -751,7 +751,7 @@ function profileOf(
     cycleId: command.profileCycleId,
     source: command.profileSource,
     ...(command.profileName !== null ? { name: command.profileName } : {}),
-    sha256: command.profileSha256,
+    digest: command.profileDigest,
   };
 }
 

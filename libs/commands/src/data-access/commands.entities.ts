@@ -63,9 +63,9 @@ export class CommandEntity {
   @Column({ type: 'text', nullable: true })
   profileName!: string | null;
 
-  /** Hex SHA-256 of the profile bytes when the command was queued; a changed profile is refused. */
+  /** Provisioning's digest of the profile bytes when the command was queued; a changed profile is refused. */
   @Column({ type: 'varchar', length: 64, nullable: true })
-  profileSha256!: string | null;
+  profileDigest!: string | null;
 
   /** A setup step, refused once the enrollment's DeviceConfigured was acknowledged. */
   @Column({ type: 'boolean', default: false })

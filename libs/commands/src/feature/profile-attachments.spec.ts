@@ -70,7 +70,7 @@ async function provisioningDevice(source: 'plan' | 'standing-wifi' = 'plan'): Pr
     cycleId,
     password,
     profile,
-    attachment: { cycleId, profile: { source, ...named, sha256: sha256(profile) } },
+    attachment: { cycleId, profile: { source, ...named, digest: sha256(profile) } },
   };
 }
 
@@ -223,7 +223,7 @@ describe('InstallProfile rendered at delivery (issue #4)', () => {
   describe('refuses to queue, dead-lettering the message', () => {
     const reference = (overrides: Partial<Attachment['profile']> = {}): Attachment => ({
       cycleId: randomUUID(),
-      profile: { source: 'plan', name: 'Corporate Wi-Fi', sha256: 'a'.repeat(64), ...overrides },
+      profile: { source: 'plan', name: 'Corporate Wi-Fi', digest: 'a'.repeat(64), ...overrides },
     });
     const command = (keys: PlistDict, attachProfile?: Attachment): EnqueuedTestCommand => ({
       commandUuid: randomUUID().toUpperCase(),
@@ -261,9 +261,9 @@ describe('InstallProfile rendered at delivery (issue #4)', () => {
         'data.commands[0].attachProfile.profile.name',
       ],
       [
-        'a digest that is no SHA-256',
-        command(install, reference({ sha256: 'abc' })),
-        'data.commands[0].attachProfile.profile.sha256',
+        'a digest that is not 64 hex digits',
+        command(install, reference({ digest: 'abc' })),
+        'data.commands[0].attachProfile.profile.digest',
       ],
     ])('%s', async (_case, entry, reason) => {
       serial += 1;

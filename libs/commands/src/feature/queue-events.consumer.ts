@@ -153,7 +153,8 @@ export class QueueEventsConsumer {
 
 type QueuedCommand = DataOf<typeof EnqueueCommands>['commands'][number];
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+// Provisioning's keyed SHA-256 (HMAC), opaque here: only its shape can be checked.
+const DIGEST_HEX = /^[0-9a-f]{64}$/;
 
 // A body that is not a Command dictionary could never be delivered; refusing it here
 // dead-letters the message instead of failing a device's request later.
@@ -234,14 +235,14 @@ function requireProfileSource(command: QueuedCommand, dict: PlistDict, path: str
   if (!attachment) {
     return;
   }
-  const { source, name, sha256 } = attachment.profile;
+  const { source, name, digest } = attachment.profile;
   if ((source === 'plan') !== (name !== undefined)) {
     throw new ContractViolation(
       `${path}.attachProfile.profile.name`,
       'the name of a plan profile, and none for the standing Wi-Fi profile',
     );
   }
-  if (!SHA256_HEX.test(sha256)) {
-    throw new ContractViolation(`${path}.attachProfile.profile.sha256`, 'lowercase hex SHA-256');
+  if (!DIGEST_HEX.test(digest)) {
+    throw new ContractViolation(`${path}.attachProfile.profile.digest`, '64 lowercase hex digits');
   }
 }

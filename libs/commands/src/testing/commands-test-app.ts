@@ -112,7 +112,7 @@ export class CommandsTestApp {
   readonly cycleProfiles = new Map<string, TestReturnToServiceProfiles>();
   /**
    * The profiles the fake provisioning service renders for InstallProfile: cycleId → the bytes
-   * its configuration holds now, found by the SHA-256 a reference names.
+   * its configuration holds now, found by the digest a reference names (here a plain SHA-256: the fake is its own provisioning).
    */
   readonly plannedProfiles = new Map<string, Buffer[]>();
   provisioningMode: ProvisioningMode = 'answer';
@@ -405,7 +405,7 @@ export class CommandsTestApp {
       throw Object.assign(new Error('no such cycle of the device'), { code: 'CYCLE.NOT_FOUND' });
     }
     const payload = planned.find(
-      (bytes) => createHash('sha256').update(bytes).digest('hex') === request.profile.sha256,
+      (bytes) => createHash('sha256').update(bytes).digest('hex') === request.profile.digest,
     );
     if (!payload) {
       throw Object.assign(new Error('the profile changed since it was queued'), {

@@ -71,14 +71,16 @@ export const RenderReturnToServiceProfiles = defineRequest(
 /**
  * Names, without its bytes, a profile an RTS cycle installs: one of its configuration's plan
  * (`plan`, by `name`) or the Wi-Fi profile a visionOS device gets again in each cycle that keeps
- * its apps (`standing-wifi`, no name). `sha256` is the lowercase hex SHA-256 of the profile bytes
- * when the command was queued, so that a profile changed since then is never installed instead.
+ * its apps (`standing-wifi`, no name). `digest` is a lowercase hex HMAC-SHA-256 of the profile
+ * bytes when the command was queued, under a key only provisioning holds (a plain hash would let a
+ * reader of the event test Wi-Fi password guesses), so that a profile changed since then is never
+ * installed instead.
  */
 export const profileReference = () =>
   object({
     source: oneOf('plan', 'standing-wifi'),
     name: optional(string()),
-    sha256: nonEmptyString(),
+    digest: nonEmptyString(),
   });
 
 /**

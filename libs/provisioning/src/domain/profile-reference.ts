@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 
 import type { ProvisioningPlan } from './plan.js';
 
@@ -9,7 +9,7 @@ import type { ProvisioningPlan } from './plan.js';
 export interface ProfileReference {
   source: 'plan' | 'standing-wifi';
   name?: string;
-  sha256: string;
+  digest: string;
 }
 
 /** Where a reference's profile can be found again: the cycle's configuration as it is now. */
@@ -19,16 +19,27 @@ export interface ProfileSources {
   wifiProfile: string | null;
 }
 
-export function profileDigest(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/**
+ * The key of profile digests, derived from the installation's API key. A plain hash of a Wi-Fi
+ * profile, whose every other byte an attacker can guess, would let anyone who reads the events
+ * test password guesses offline; a keyed one cannot be computed without the key. Changing the API
+ * key makes commands queued before it refused as changed, which is the safe side.
+ */
+export function profileReferenceKey(apiKey: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', apiKey, 'turnaround', 'profile reference digest', 32));
 }
 
-export function planProfileReference(profile: { name: string; payload: string }): ProfileReference {
-  return { source: 'plan', name: profile.name, sha256: profileDigest(Buffer.from(profile.payload, 'base64')) };
+/** Lower-case hex HMAC-SHA-256 of the profile bytes. */
+export function profileDigest(bytes: Uint8Array, key: Uint8Array): string {
+  return createHmac('sha256', key).update(bytes).digest('hex');
 }
 
-export function standingWifiReference(wifi: Uint8Array): ProfileReference {
-  return { source: 'standing-wifi', sha256: profileDigest(wifi) };
+export function planProfileReference(profile: { name: string; payload: string }, key: Uint8Array): ProfileReference {
+  return { source: 'plan', name: profile.name, digest: profileDigest(Buffer.from(profile.payload, 'base64'), key) };
+}
+
+export function standingWifiReference(wifi: Uint8Array, key: Uint8Array): ProfileReference {
+  return { source: 'standing-wifi', digest: profileDigest(wifi, key) };
 }
 
 /**
@@ -36,7 +47,7 @@ export function standingWifiReference(wifi: Uint8Array): ProfileReference {
  * profile renamed, removed or given other bytes, or another Wi-Fi profile. Two plan profiles with
  * one name are told apart by their bytes.
  */
-export function resolveProfile(sources: ProfileSources, reference: ProfileReference): Buffer | null {
+export function resolveProfile(sources: ProfileSources, reference: ProfileReference, key: Uint8Array): Buffer | null {
   const candidates =
     reference.source === 'plan'
       ? sources.plan.profiles.filter((profile) => profile.name === reference.name).map((profile) => profile.payload)
@@ -45,7 +56,7 @@ export function resolveProfile(sources: ProfileSources, reference: ProfileRefere
         : [];
   for (const candidate of candidates) {
     const bytes = Buffer.from(candidate, 'base64');
-    if (profileDigest(bytes) === reference.sha256) {
+    if (profileDigest(bytes, key) === reference.digest) {
       return bytes;
     }
   }

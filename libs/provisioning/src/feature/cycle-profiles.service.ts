@@ -8,6 +8,7 @@ import { readPlan } from '../domain/plan.js';
 import { resolveProfile } from '../domain/profile-reference.js';
 import { ProvisioningError } from '../domain/provisioning.errors.js';
 import { ProvisioningRepository } from '../data-access/provisioning.repository.js';
+import { CycleService } from './cycle.service.js';
 
 type RenderRequest = DataOf<typeof RenderProfile>;
 
@@ -20,7 +21,10 @@ type RenderRequest = DataOf<typeof RenderProfile>;
 export class CycleProfilesService {
   private readonly logger = createLogger('CycleProfilesService');
 
-  constructor(private readonly repository: ProvisioningRepository) {}
+  constructor(
+    private readonly cycles: CycleService,
+    private readonly repository: ProvisioningRepository,
+  ) {}
 
   /**
    * The profile's bytes as the cycle's configuration holds them now. Refused when the cycle is not
@@ -39,6 +43,7 @@ export class CycleProfilesService {
       ? resolveProfile(
           { plan: readPlan(JSON.parse(configuration.plan)), wifiProfile: configuration.wifiProfile },
           reference,
+          this.cycles.profileKey,
         )
       : null;
     const fields = { udid, cycleId, source: reference.source, profile: reference.name };

@@ -14,7 +14,7 @@ import {
 } from '@turnaround/protocol';
 
 import { ProvisioningPlan } from '../domain/plan.js';
-import { planProfileReference, ProfileReference } from '../domain/profile-reference.js';
+import { planProfileReference, ProfileReference, profileReferenceKey } from '../domain/profile-reference.js';
 import { CycleInput, isTerminal, nextState } from '../domain/rts-cycle.js';
 import { ProvisioningRepository, RtsCycle } from '../data-access/provisioning.repository.js';
 import { CycleMetrics } from './cycle-metrics.js';
@@ -64,7 +64,12 @@ export class CycleService {
     private readonly metrics: CycleMetrics,
     private readonly repository: ProvisioningRepository,
     @Inject(PROVISIONING_SETTINGS) private readonly settings: ProvisioningSettings,
-  ) {}
+  ) {
+    this.profileKey = profileReferenceKey(settings.apiKey);
+  }
+
+  /** Keys the digests that name profiles in queued InstallProfile commands. */
+  readonly profileKey: Buffer;
 
   /**
    * Applies one input; returns false when it does not apply in the cycle's state, or when the
@@ -151,7 +156,7 @@ export class CycleService {
    * answer after the device's Idle is the observable end of the snapshot phase.
    */
   async provision(cycle: RtsCycle, enrollmentId: string, plan: ProvisioningPlan, extras: QueuedCommand[], causationId?: string): Promise<boolean> {
-    const steps = [...planCommands(plan, cycle.id), ...extras];
+    const steps = [...planCommands(plan, cycle.id, this.profileKey), ...extras];
     cycle.newEnrollmentId = enrollmentId;
     cycle.releaseCommandUuid = randomUUID().toUpperCase();
     cycle.snapshotCommandUuid = cycle.preserveApps ? randomUUID().toUpperCase() : null;
@@ -398,9 +403,9 @@ function withUuid(command: PlistDict, commandUuid?: string): QueuedCommand {
  * The plan's profiles go out by reference: an administrator may have put credentials in them, and
  * EnqueueCommands is an event every subscriber, the outbox and any dead letter would hold.
  */
-function planCommands(plan: ProvisioningPlan, cycleId: string): QueuedCommand[] {
+function planCommands(plan: ProvisioningPlan, cycleId: string, key: Uint8Array): QueuedCommand[] {
   return [
-    ...plan.profiles.map((profile) => profileCommand(cycleId, planProfileReference(profile))),
+    ...plan.profiles.map((profile) => profileCommand(cycleId, planProfileReference(profile, key))),
     ...plan.apps.map((app) => queued(buildInstallApplication(app))),
   ];
 }

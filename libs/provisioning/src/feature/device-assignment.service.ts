@@ -49,7 +49,7 @@ export class DeviceAssignmentService {
     }
     await this.repository.updateDevice(udid, { rtsConfigurationId: configuration?.id ?? null });
     if (configuration && device.enrollmentStatus === 'enrolled' && device.enrollmentId && !device.userEnrollment) {
-      const commands = standingCommands(device, configuration, null);
+      const commands = standingCommands(device, configuration, null, this.cycles.profileKey);
       await this.cycles.enqueue(udid, device.enrollmentId, commands);
     }
     this.logger.info({ udid, configuration: configuration?.name ?? null }, 'RTS configuration assigned');

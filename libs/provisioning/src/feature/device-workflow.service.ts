@@ -113,7 +113,7 @@ export class DeviceWorkflowService {
         return;
       }
       const configuration = await this.repository.findConfiguration(cycle.configurationId);
-      const extras = configuration ? standingCommands(device, configuration, cycle) : [];
+      const extras = configuration ? standingCommands(device, configuration, cycle, this.cycles.profileKey) : [];
       if (await this.cycles.provision(cycle, event.enrollmentId, readPlan(configuration ? JSON.parse(configuration.plan) : null), extras, causationId)) {
         return;
       }
@@ -274,7 +274,12 @@ export class DeviceWorkflowService {
  * assignment) only the idle timeout. The Wi-Fi profile holds the network's password, so it goes
  * out by reference, rendered for the cycle as it is delivered.
  */
-export function standingCommands(device: Pick<ManagedDevice, 'platform'>, configuration: RtsConfiguration, cycle: Pick<RtsCycle, 'id' | 'preserveApps'> | null): QueuedCommand[] {
+export function standingCommands(
+  device: Pick<ManagedDevice, 'platform'>,
+  configuration: RtsConfiguration,
+  cycle: Pick<RtsCycle, 'id' | 'preserveApps'> | null,
+  profileKey: Uint8Array,
+): QueuedCommand[] {
   if (device.platform !== 'visionos') {
     return [];
   }
@@ -282,7 +287,7 @@ export function standingCommands(device: Pick<ManagedDevice, 'platform'>, config
   if (cycle?.preserveApps && configuration.wifiProfile) {
     const wifi = Buffer.from(configuration.wifiProfile, 'base64');
     if (checkReturnToServiceWifi(wifi, { preserveApps: true }).allowJoinBeforeFirstUnlock) {
-      commands.push(profileCommand(cycle.id, standingWifiReference(wifi)));
+      commands.push(profileCommand(cycle.id, standingWifiReference(wifi, profileKey)));
     }
   }
   if (configuration.temporarySessionTimeout !== null) {

@@ -14,12 +14,12 @@ export class ProfileAttachment1796424811664 implements MigrationInterface {
     );
     await queryRunner.query(`ALTER TABLE "commands"."commands" ADD "profileName" text`);
     await queryRunner.query(
-      `ALTER TABLE "commands"."commands" ADD "profileSha256" character varying(64)`,
+      `ALTER TABLE "commands"."commands" ADD "profileDigest" character varying(64)`,
     );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`ALTER TABLE "commands"."commands" DROP COLUMN "profileSha256"`);
+    await queryRunner.query(`ALTER TABLE "commands"."commands" DROP COLUMN "profileDigest"`);
     await queryRunner.query(`ALTER TABLE "commands"."commands" DROP COLUMN "profileName"`);
     await queryRunner.query(`ALTER TABLE "commands"."commands" DROP COLUMN "profileSource"`);
     await queryRunner.query(`ALTER TABLE "commands"."commands" DROP COLUMN "profileCycleId"`);
