@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
 import {
@@ -28,6 +29,7 @@ import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
 import { profileDigest, profileReferenceKey } from './domain/profile-reference.js';
+import { CycleService } from './feature/cycle.service.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
 import { serveEnrollmentProfiles } from './testing/enrollment-profiles.js';
@@ -446,6 +448,24 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     await ack('UDID-RELOCKED', 'E1', second, { deviceInformation: { isActivationLockEnabled: true } });
     expect((await cycleOf('UDID-RELOCKED')).state).toBe('erase-queued');
     expect(queuedFor('UDID-RELOCKED', 'E1').at(-1)!.requestType).toBe('EraseDevice');
+  });
+
+  it('rolls the lock check’s handling back whole when the erase cannot be queued, and queues it on the retry', async () => {
+    await enroll('UDID-RETRIED', 'E1', { supervised: true, activationLock: false });
+    const started = (await api('POST', '/return-to-service', { devices: ['UDID-RETRIED'], configuration: 'standard' })).json.results[0];
+    const check = queuedFor('UDID-RETRIED', 'E1').at(-1)!;
+    // The erase's enqueue fails once, after the cycle moved to erase-queued in the same unit.
+    const enqueue = jest.spyOn(app.get(CycleService), 'enqueue').mockRejectedValueOnce(new Error('database went away'));
+    try {
+      await ack('UDID-RETRIED', 'E1', check, { deviceInformation: { isActivationLockEnabled: false } });
+    } finally {
+      enqueue.mockRestore();
+    }
+
+    expect(await cycleOf('UDID-RETRIED')).toMatchObject({ id: started.cycleId, state: 'erase-queued' });
+    expect(queuedFor('UDID-RETRIED', 'E1').filter((command) => command.requestType === 'EraseDevice')).toHaveLength(1);
+    const states = (await cycleOf('UDID-RETRIED')).transitions.map((transition: { to: string }) => transition.to);
+    expect(states).not.toContain('failed');
   });
 
   it('clears Activation Lock of a supervised device that asks for RTS itself, whatever it said last', async () => {

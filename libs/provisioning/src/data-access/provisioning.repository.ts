@@ -42,6 +42,11 @@ export class ProvisioningRepository {
     return this.gate.transaction(() => work());
   }
 
+  /** Whether the caller runs inside a unit of work. */
+  get inUnitOfWork(): boolean {
+    return this.gate.inTransaction;
+  }
+
   /** Runs `hook` once the current unit of work committed (at once outside one; never on rollback). */
   afterCommit(hook: () => void): void {
     this.gate.afterCommit(hook);

@@ -270,6 +270,12 @@ export class ReturnToServiceService {
     try {
       await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, configuration));
     } catch (error) {
+      if (this.repository.inUnitOfWork) {
+        // The handler's transaction must roll back whole, or the cycle could commit as
+        // erase-queued without its erase; its message is retried, and past that the cycle timer
+        // takes the start up again.
+        throw error;
+      }
       this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: (error as Error).message }, 'erase not queued after the activation lock check');
     }
   }
