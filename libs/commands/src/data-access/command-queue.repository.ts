@@ -629,6 +629,19 @@ export class CommandQueueRepository {
     });
   }
 
+  /** A command of the enrollment that still waits for its result, or null. */
+  async findPending(enrollmentId: string, commandUuid: string): Promise<CommandRef | null> {
+    return this.transaction(async (manager) => {
+      const command = await manager.findOneBy(CommandEntity, {
+        enrollmentId,
+        commandUuid,
+        state: PENDING,
+      });
+
+      return command ? refOf(command) : null;
+    });
+  }
+
   /** Commands not yet finished, by state, every pending state listed (metrics, at scrape time). */
   async countPending(): Promise<Record<string, number>> {
     return this.transaction(async (manager) => {

@@ -98,6 +98,10 @@ export class CommandSessionService {
       return NOTHING;
     }
 
+    // Escrow is asked before the transaction opens: a transaction held across a request to another
+    // service would hold up every other request of this process on SQLite.
+    const bypassCodeEscrowed = await this.escrowBypassCodeOf(report, identity, commandUuid);
+
     // The report, the next command's delivery and the events they cause commit together
     // (transactional outbox). A command with secrets fetched at delivery (an erase's, an
     // InstallProfile's profile) is the exception: its delivery is recorded after escrow and
@@ -109,7 +113,7 @@ export class CommandSessionService {
         status: report.status,
         commandUuid,
       });
-      await this.announceResult(report, reported, identity, commandUuid);
+      await this.announceResult(report, reported, identity, commandUuid, bypassCodeEscrowed);
       for (const refused of reported.refused) {
         this.logger.info(
           {
@@ -146,6 +150,7 @@ export class CommandSessionService {
     outcome: ReportOutcome,
     identity: IdentityBinding,
     commandUuid: string | undefined,
+    bypassCodeEscrowed: boolean | undefined,
   ): Promise<void> {
     const { decision, changed } = outcome;
     const fields = {
@@ -188,10 +193,12 @@ export class CommandSessionService {
       return;
     }
     if (decision.state === 'acknowledged') {
+      // Escrowed before the transaction, or not at all: either way the code goes no further.
+      delete report.payload[BYPASS_CODE_REQUEST];
       const read = factsOf(changed.requestType, report.payload);
       const facts =
         changed.requestType === BYPASS_CODE_REQUEST
-          ? withBypassCodeFacts(read.facts, await this.escrowBypassCode(changed, report.payload))
+          ? withBypassCodeFacts(read.facts, bypassCodeEscrowed ?? false)
           : read.facts;
       this.logger.info({ ...commandFields, facts: facts !== undefined }, 'command acknowledged');
       const problems = [...report.problems.map((problem) => problem.key), ...read.unreadable];
@@ -209,6 +216,26 @@ export class CommandSessionService {
       decision.state === 'error' ? 'Error' : 'CommandFormatError',
       errors,
     );
+  }
+
+  /**
+   * For the acknowledged result of a pending ActivationLockBypassCode: whether escrow now holds
+   * its code. Undefined for any other report.
+   */
+  private async escrowBypassCodeOf(
+    report: CommandReport,
+    identity: IdentityBinding,
+    commandUuid: string | undefined,
+  ): Promise<boolean | undefined> {
+    if (report.status !== 'Acknowledged' || commandUuid === undefined) {
+      return undefined;
+    }
+    const command = await this.repository.findPending(identity.enrollmentId, commandUuid);
+    if (command?.requestType !== BYPASS_CODE_REQUEST) {
+      return undefined;
+    }
+
+    return this.escrowBypassCode(command, report.payload);
   }
 
   /**

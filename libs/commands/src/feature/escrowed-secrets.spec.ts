@@ -556,6 +556,29 @@ describe('ActivationLockBypassCode results', () => {
     await expectNoTraceOf(Buffer.from(code, 'utf8'));
   });
 
+  it('holds no transaction while escrow stores the code, so other requests go on meanwhile', async () => {
+    const other = await enrolledDevice();
+    const [waiting] = await harness.enqueue(other.device.udid, other.enrollmentId, [
+      { requestType: 'ProfileList' },
+    ]);
+    let deliveredMeanwhile: string | undefined;
+    harness.escrowHook = async () => {
+      // Another device's request, with a transaction of its own: on SQLite one left open across
+      // this escrow request would make it wait, and escrow would answer too late.
+      deliveredMeanwhile = commandIn(await harness.report(other.device, 'Idle'))?.commandUuid;
+    };
+    try {
+      const result = await acknowledgeBypassCode({ ActivationLockBypassCode: newCode() });
+
+      expect(deliveredMeanwhile).toBe(waiting);
+      expect(result.acknowledged.map((event) => event.data.facts)).toEqual([
+        { bypassCodeEscrowed: true },
+      ]);
+    } finally {
+      harness.escrowHook = undefined;
+    }
+  });
+
   it.each<[string, () => void]>([
     ['escrow fails', () => void (harness.escrowMode = 'fail')],
     ['escrow answers too late', () => void (harness.escrowMode = 'slow')],
