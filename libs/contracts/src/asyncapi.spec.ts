@@ -7,7 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import { parse } from 'yaml';
 
-import { AsyncApiDocument, buildAsyncApiDocument, producerOf, secretFieldsOf } from './asyncapi.js';
+import { AsyncApiDocument, buildAsyncApiDocument, secretFieldsOf } from './asyncapi.js';
 import * as contracts from './index.js';
 import {
   base64,
@@ -260,7 +260,7 @@ describe('asyncapi document', () => {
         const context = full
           ? { subject: 'UDID-1', correlationId: 'C1', causationId: 'M0' }
           : { subject: 'UDID-1' };
-        const envelope = createEnvelope(contract, producerOf(contract), data, context);
+        const envelope = createEnvelope(contract, contract.producer, data, context);
 
         expect({ contract: contract.name, data: envelope.data }).toEqual({
           contract: contract.name,
@@ -291,7 +291,7 @@ describe('asyncapi document', () => {
   it('refuses, as the contract does, a payload missing a required field or with a wrong one', () => {
     for (const contract of CONTRACTS) {
       const data = sample(contract.schema.describe(), true) as Record<string, unknown>;
-      const source = contract.kind === 'event' ? producerOf(contract) : 'commands';
+      const source = contract.kind === 'event' ? contract.producer : 'commands';
       const envelope = createEnvelope(contract, source, data, { subject: 'UDID-1' });
       const described = contract.schema.describe();
 
@@ -341,7 +341,7 @@ describe('asyncapi document', () => {
 
       expect({ event: contract.name, sender }).toEqual({
         event: contract.name,
-        sender: producerOf(contract),
+        sender: contract.producer,
       });
       expect({
         event: contract.name,
@@ -396,6 +396,7 @@ describe('secrets in messages', () => {
     const leaky = defineEvent(
       'BootstrapTokenLeaked',
       'escrow.bootstrap-token.leaked.v1',
+      'escrow',
       object({
         udid: nonEmptyString(),
         copies: contracts.array(object({ token: secret(base64()) })),

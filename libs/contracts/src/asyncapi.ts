@@ -65,32 +65,10 @@ const SERVICES: Readonly<Record<ServiceName, true>> = {
   provisioning: true,
 };
 
-// These two events ask the commands service to change its queue, so their routing keys name the
-// queue's context; provisioning, which decides what a device is told to do, sends them.
-// TODO(#4): goes away when defineEvent names its producer and this table moves into the contracts.
-const SENT_FROM_ANOTHER_CONTEXT: Readonly<Record<string, ServiceName>> = {
-  'commands.queue.enqueue-requested.v1': 'provisioning',
-  'commands.queue.prioritize-requested.v1': 'provisioning',
-};
-
 const AMQP_BINDING_VERSION = '0.3.0';
 // RabbitMQ's direct reply-to pseudo-queue: the reply goes straight back to the requesting channel.
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 const CLOUDEVENTS_JSON = 'application/cloudevents+json';
-
-/** The service that publishes an event: its routing key's context, unless listed otherwise. */
-export function producerOf(contract: EventContract<unknown>): ServiceName {
-  const listed = SENT_FROM_ANOTHER_CONTEXT[contract.routingKey];
-  if (listed) {
-    return listed;
-  }
-  const context = contract.routingKey.split('.')[0]!;
-  if (!Object.hasOwn(SERVICES, context)) {
-    throw new Error(`${contract.name}: routing key context ${context} is no service`);
-  }
-
-  return context as ServiceName;
-}
 
 /** Paths of the secret-marked fields a schema describes, e.g. `token` or `commands[].code`. */
 export function secretFieldsOf(schema: JsonSchema, path = ''): string[] {
@@ -263,7 +241,7 @@ export function buildAsyncApiDocument(
     if (channels[name]) {
       throw new Error(`two contracts are named ${name}`);
     }
-    const sentBy = contract.kind === 'event' ? producerOf(contract) : undefined;
+    const sentBy = contract.kind === 'event' ? contract.producer : undefined;
     messages[name] = message(contract, sentBy);
     channels[name] = {
       address: routingKey,

@@ -37,6 +37,8 @@ export interface EventContract<T> {
   readonly kind: 'event';
   readonly name: string;
   readonly routingKey: string;
+  /** The service that publishes it. */
+  readonly producer: ServiceName;
   readonly schema: Schema<T>;
 }
 
@@ -60,8 +62,18 @@ function checkRoutingKey(routingKey: string): string {
   return routingKey;
 }
 
-export function defineEvent<T>(name: string, routingKey: string, schema: Schema<T>): EventContract<T> {
-  return { kind: 'event', name, routingKey: checkRoutingKey(routingKey), schema };
+/**
+ * `producer`: the one service that publishes it. Usually the routing key's context, but not
+ * always: a request to change the commands service's queue is named in its context and sent by
+ * provisioning.
+ */
+export function defineEvent<T>(
+  name: string,
+  routingKey: string,
+  producer: ServiceName,
+  schema: Schema<T>,
+): EventContract<T> {
+  return { kind: 'event', name, routingKey: checkRoutingKey(routingKey), producer, schema };
 }
 
 export function defineRequest<Q, R>(

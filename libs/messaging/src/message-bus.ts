@@ -31,6 +31,10 @@ export class MessageBus {
   ) {}
 
   async publish<T>(contract: EventContract<T>, data: T, context: EnvelopeContext): Promise<Envelope<T>> {
+    if (contract.producer !== this.source) {
+      // Subscribers and the AsyncAPI document rely on each event having one producer.
+      throw new Error(`${contract.name} is published by ${contract.producer}, not ${this.source}`);
+    }
     const envelope = createEnvelope(contract, this.source, data, context);
     if (this.outbox) {
       await this.outbox.stage(envelope);

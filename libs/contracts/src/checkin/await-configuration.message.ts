@@ -5,5 +5,6 @@ import { nonEmptyString, object } from '../schema.js';
 export const AwaitConfiguration = defineEvent(
   'AwaitConfiguration',
   'checkin.device.awaiting-configuration.v1',
+  'checkin',
   object({ udid: nonEmptyString(), enrollmentId: nonEmptyString() }),
 );

@@ -5,6 +5,7 @@ import { nonEmptyString, object, optional, string } from '../schema.js';
 export const DeviceAuthenticated = defineEvent(
   'DeviceAuthenticated',
   'checkin.device.authenticated.v1',
+  'checkin',
   object({
     udid: nonEmptyString(),
     certificateFingerprint: nonEmptyString(),

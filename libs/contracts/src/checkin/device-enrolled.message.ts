@@ -11,6 +11,7 @@ export const PLATFORMS = ['ios', 'ipados', 'tvos', 'visionos', 'macos', 'watchos
 export const DeviceEnrolled = defineEvent(
   'DeviceEnrolled',
   'checkin.device.enrolled.v1',
+  'checkin',
   object({
     udid: nonEmptyString(),
     enrollmentId: nonEmptyString(),

@@ -9,6 +9,7 @@ import { boolean, nonEmptyString, object, optional } from '../schema.js';
 export const ReturnToServiceAnswered = defineEvent(
   'ReturnToServiceAnswered',
   'checkin.device.return-to-service-answered.v1',
+  'checkin',
   object({
     udid: nonEmptyString(),
     enrollmentId: nonEmptyString(),

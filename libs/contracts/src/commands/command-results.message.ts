@@ -12,6 +12,7 @@ const commandRef = {
 export const CommandDelivered = defineEvent(
   'CommandDelivered',
   'commands.command.delivered.v1',
+  'commands',
   object({ ...commandRef, bootstrapTokenIncluded: optional(boolean()) }),
 );
 
@@ -31,12 +32,14 @@ const resultFacts = object({
 export const CommandAcknowledged = defineEvent(
   'CommandAcknowledged',
   'commands.command.acknowledged.v1',
+  'commands',
   object({ ...commandRef, facts: optional(resultFacts) }),
 );
 
 export const CommandFailed = defineEvent(
   'CommandFailed',
   'commands.command.failed.v1',
+  'commands',
   object({
     ...commandRef,
     /** `Refused`: never delivered, because it no longer applies (see EnqueueCommands). */
@@ -54,6 +57,7 @@ export const CommandFailed = defineEvent(
 export const CommandNotNow = defineEvent(
   'CommandNotNow',
   'commands.command.not-now.v1',
+  'commands',
   object(commandRef),
 );
 
@@ -61,6 +65,7 @@ export const CommandNotNow = defineEvent(
 export const CommandsSuperseded = defineEvent(
   'CommandsSuperseded',
   'commands.command.superseded.v1',
+  'commands',
   object({
     udid: nonEmptyString(),
     enrollmentId: nonEmptyString(),

@@ -22,6 +22,7 @@ import { array, base64, boolean, nonEmptyString, object, oneOf, optional } from 
 export const EnqueueCommands = defineEvent(
   'EnqueueCommands',
   'commands.queue.enqueue-requested.v1',
+  'provisioning',
   object({
     udid: nonEmptyString(),
     enrollmentId: nonEmptyString(),
@@ -44,5 +45,6 @@ export const EnqueueCommands = defineEvent(
 export const PrioritizeCommand = defineEvent(
   'PrioritizeCommand',
   'commands.queue.prioritize-requested.v1',
+  'provisioning',
   object({ udid: nonEmptyString(), enrollmentId: nonEmptyString(), commandUuid: nonEmptyString() }),
 );

@@ -35,7 +35,7 @@ const transitionSchema = object(transitionShape);
 export type CycleTransition = ObjectOf<typeof transitionShape>;
 
 function cycleEvent(name: string, state: CycleState): EventContract<CycleTransition> {
-  return defineEvent(name, `provisioning.rts-cycle.${state}.v1`, transitionSchema);
+  return defineEvent(name, `provisioning.rts-cycle.${state}.v1`, 'provisioning', transitionSchema);
 }
 
 /** One event per state a cycle enters; all share one payload shape. */
@@ -59,6 +59,7 @@ export const CycleEvents: Record<CycleState, EventContract<CycleTransition>> = {
 export const AppPreservationDeclined = defineEvent(
   'AppPreservationDeclined',
   'provisioning.rts-cycle.app-preservation-declined.v1',
+  'provisioning',
   object({ cycleId: nonEmptyString(), udid: nonEmptyString(), reason: nonEmptyString(), at: timestamp() }),
 );
 
@@ -69,6 +70,7 @@ export const AppPreservationDeclined = defineEvent(
 export const SnapshotReady = defineEvent(
   'SnapshotReady',
   'provisioning.rts-cycle.snapshot-ready.v1',
+  'provisioning',
   object({
     cycleId: nonEmptyString(),
     udid: nonEmptyString(),
