@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { importPkcs12, RequestSigner, type IdentityPem } from '@turnaround/identity';
+import { RequestSigner, type IdentityPem } from '@turnaround/identity';
 import {
   encodePlistXml,
   parseCommand,
@@ -10,10 +10,12 @@ import {
 } from '@turnaround/protocol';
 import {
   CommandResponder,
+  enrollScepIdentity,
   MachineInfoSigner,
   newBypassCode,
   signedMachineInfo,
   supportsAppPreservation,
+  type DeviceKeySource,
   type DeviceView,
   type Hardware,
 } from '@turnaround/simulator';
@@ -56,12 +58,14 @@ export class BenchDevice {
     readonly hardware: Hardware,
     private readonly enrollUrl: string,
     seed: string,
+    private readonly keys: DeviceKeySource,
   ) {
     this.responder = new CommandResponder({ notNowShare: 0, seed });
   }
 
   /**
-   * Fetches the profile with a signed MachineInfo, sends Authenticate and TokenUpdate (awaiting
+   * Fetches the profile with a signed MachineInfo, enrolls its identity with SCEP (with a key
+   * from `keys`), sends Authenticate and TokenUpdate (awaiting
    * configuration, as in Setup Assistant), escrows a bootstrap token where the platform has one,
    * then answers every command the service queues until it is released with DeviceConfigured
    * and its queue is empty.
@@ -78,7 +82,19 @@ export class BenchDevice {
       signal,
     );
     const settings = readEnrollmentProfile(profile);
-    const identity = importPkcs12(settings.identity.pkcs12, settings.identity.password);
+    if (!('scep' in settings.identity)) {
+      throw new Error(`${h.udid}: the enrollment profile has no SCEP payload`);
+    }
+    const identity = await enrollScepIdentity(settings.identity.scep, this.keys, (request) =>
+      this.send(
+        request.what,
+        request.url,
+        request.method,
+        request.headers ?? {},
+        request.body,
+        signal,
+      ),
+    );
     const signer = new RequestSigner(identity);
     const client = {
       checkIn: (message: PlistDict, signal: AbortSignal) =>
@@ -164,9 +180,9 @@ export class BenchDevice {
   private async send(
     what: string,
     url: string,
-    method: 'PUT' | 'POST',
+    method: 'GET' | 'PUT' | 'POST',
     headers: Record<string, string>,
-    body: Uint8Array,
+    body: Uint8Array | undefined,
     signal: AbortSignal,
   ): Promise<Uint8Array> {
     let problem = '';
@@ -180,7 +196,7 @@ export class BenchDevice {
         const response = await fetch(url, {
           method,
           headers,
-          body,
+          ...(body ? { body } : {}),
           signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
         });
         const answer = new Uint8Array(await response.arrayBuffer());

@@ -2,6 +2,7 @@ import { createLogger } from '@turnaround/platform';
 import {
   runSimulation,
   silentLog,
+  type DeviceKeySource,
   type DeviceTiming,
   type ProgressSink,
   type SimulationResult,
@@ -24,6 +25,7 @@ export interface CyclePhaseOptions {
   idlePollMs: number;
   seed: string;
   timeoutMs: number;
+  keys: DeviceKeySource;
 }
 
 export interface CycleRunResult {
@@ -103,6 +105,7 @@ export async function runCycles(
     statusPollMs: 250,
     log: silentLog,
     progress,
+    keys: options.keys,
   });
 
   return summarize(flow, simulation, cycleCpuMs, timing);

@@ -1,5 +1,5 @@
 import { createLogger } from '@turnaround/platform';
-import { createHardware, type Platform } from '@turnaround/simulator';
+import { createHardware, type DeviceKeySource, type Platform } from '@turnaround/simulator';
 
 import { BenchDevice, type EnrolledDevice } from './bench-device.js';
 
@@ -15,6 +15,8 @@ export interface FleetOptions {
   signal: AbortSignal;
   /** Log a progress line every this many devices; 0 for none. */
   progressEvery?: number;
+  /** The devices' SCEP keys (the bench's pool, made before the load). */
+  keys: DeviceKeySource;
 }
 
 export interface FleetResult {
@@ -58,6 +60,7 @@ export async function enrollFleet(options: FleetOptions): Promise<FleetResult> {
       createHardware(options.platform, index, options.seed),
       `${options.baseUrl}/mdm/enroll`,
       options.seed,
+      options.keys,
     );
 
     try {

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { createLogger } from '@turnaround/platform';
+import { DeviceKeyPool, type DeviceKeySource } from '@turnaround/simulator';
 
 import { Cleanup } from './cleanup.js';
 import { CYCLE_FLOWS, runCycles, type CycleRunResult } from './cycle-phase.js';
@@ -28,10 +29,16 @@ interface RunContext {
   cleanup: Cleanup;
   workDir: string;
   signal: AbortSignal;
+  keys: DeviceKeySource;
 }
 
+// Device keys made before any load, handed out in turn to every enrollment of the run: a device's
+// key generation is its own cost, not the service's, and would otherwise swamp the load
+// generator. Enough that neighbouring devices hold different keys.
+const DEVICE_KEY_POOL_SIZE = 256;
+
 async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
-  const { options, signal } = context;
+  const { options, signal, keys } = context;
   const modeCleanup = new Cleanup();
   const stopMode = context.cleanup.add(`${mode} services`, () => modeCleanup.runAll());
   const service = new ServiceUnderTest(mode, {
@@ -64,6 +71,7 @@ async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
           seed: options.seed,
           distDir,
           signal,
+          keys,
         },
         modeCleanup,
       );
@@ -86,6 +94,7 @@ async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
           idlePollMs: options.idlePollMs,
           seed: options.seed,
           timeoutMs: 600_000,
+          keys,
         });
 
         cycles.push(run);
@@ -108,6 +117,7 @@ async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
         concurrency: options.enrollConcurrency,
         seed: options.seed,
         signal,
+        keys,
       });
       devicesEnrolled += memory.enrolledHere;
       logger.info(
@@ -254,13 +264,18 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const machine = describeMachine();
   const source = describeSource();
-  const context: RunContext = { options, cleanup, workDir, signal: controller.signal };
 
   logger.info(
     { kind: options.kind, modes: options.modes, phases: options.phases, seed: options.seed },
     'bench started',
   );
   try {
+    const keysStarted = Date.now();
+    const keys = await DeviceKeyPool.create(DEVICE_KEY_POOL_SIZE);
+    const context: RunContext = { options, cleanup, workDir, signal: controller.signal, keys };
+
+    logger.info({ keys: keys.size, ms: Date.now() - keysStarted }, 'device keys made');
+
     const modes: ModeResults[] = [];
 
     for (const mode of options.modes) {

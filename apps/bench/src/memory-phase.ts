@@ -1,5 +1,5 @@
 import { createLogger } from '@turnaround/platform';
-import { AdminClient } from '@turnaround/simulator';
+import { AdminClient, type DeviceKeySource } from '@turnaround/simulator';
 
 import { enrollFleet } from './fleet.js';
 import { sampleProcess } from './proc.js';
@@ -33,6 +33,7 @@ export interface MemoryPhaseOptions {
   concurrency: number;
   seed: string;
   signal: AbortSignal;
+  keys: DeviceKeySource;
 }
 
 const logger = createLogger('BenchMemory');
@@ -73,6 +74,7 @@ export async function runMemory(
     concurrency: options.concurrency,
     signal: options.signal,
     progressEvery: 500,
+    keys: options.keys,
   });
   const processes = sampleMemory(service);
   const devicesKnown = (await admin.devices()).length;

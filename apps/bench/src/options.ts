@@ -94,8 +94,8 @@ const FULL = {
   poolSize: 64,
   reportCommands: 6_000,
   cycleDevices: 1_000,
-  // One cycle per flow: each re-enrollment costs the service a new RSA identity, which is most
-  // of a cycle's CPU; --cycles 2 shows app preservation's steady state (apps kept, not fetched).
+  // One cycle per flow; --cycles 2 shows app preservation's steady state (apps kept, not
+  // fetched).
   cycles: 1,
   memoryDevices: 10_000,
   enrollConcurrency: 16,

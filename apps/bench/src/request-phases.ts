@@ -4,7 +4,12 @@ import { resolve } from 'node:path';
 import { RequestSigner } from '@turnaround/identity';
 import { createLogger } from '@turnaround/platform';
 import { encodePlistXml, type PlistDict } from '@turnaround/protocol';
-import { AdminClient, buildSimulatorConfiguration, TRIGGER_BATCH } from '@turnaround/simulator';
+import {
+  AdminClient,
+  buildSimulatorConfiguration,
+  TRIGGER_BATCH,
+  type DeviceKeySource,
+} from '@turnaround/simulator';
 
 import type { EnrolledDevice } from './bench-device.js';
 import type { Cleanup } from './cleanup.js';
@@ -37,6 +42,7 @@ export interface RequestPhaseOptions {
   seed: string;
   distDir: string;
   signal: AbortSignal;
+  keys: DeviceKeySource;
 }
 
 export interface RequestPhaseOutcome {
@@ -157,6 +163,7 @@ async function enrollPool(
     count: options.poolSize,
     concurrency: options.enrollConcurrency,
     signal: options.signal,
+    keys: options.keys,
   });
 
   if (fleet.failures.length > 0) {

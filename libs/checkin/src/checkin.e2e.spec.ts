@@ -101,7 +101,7 @@ describe('check-in service over HTTP', () => {
     return events.filter((event) => event.subject === udid && event.type === type);
   }
 
-  it('serves an enrollment profile with a fresh identity, bootstrap-token capability and signed messages', async () => {
+  it('serves an enrollment profile with a SCEP identity, bootstrap-token capability and signed messages', async () => {
     const response = await fetch(`${url}/mdm/enroll`);
     const profile = readEnrollmentProfile(Buffer.from(await response.arrayBuffer()));
 
@@ -110,7 +110,7 @@ describe('check-in service over HTTP', () => {
     expect(profile.checkInUrl).toBe(`${publicUrl}/mdm/checkin`);
     expect(profile.signMessage).toBe(true);
     expect(profile.serverCapabilities).toContain('com.apple.mdm.bootstraptoken');
-    expect(profile.identity.pkcs12.length).toBeGreaterThan(1000);
+    expect(profile.identity).toMatchObject({ scep: { url: `${publicUrl}/mdm/enroll/scep`, keySize: 2048, keyType: 'RSA', challenge: expect.stringMatching(/^[0-9a-f]{32}$/) } });
   });
 
   it('answers every real check-in capture as the protocol says', async () => {

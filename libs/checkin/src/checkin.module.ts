@@ -5,17 +5,21 @@ import { persistenceFor, TurnaroundConfig } from '@turnaround/platform';
 
 import { CHECKIN_SCHEMA } from './data-access/migrations/checkin.schema.js';
 import { CheckinRepository } from './data-access/checkin.repository.js';
+import { ScepChallengeRepository } from './data-access/scep-challenge.repository.js';
 import { CheckinRequestsConsumer } from './feature/checkin-requests.consumer.js';
 import { CheckinService } from './feature/checkin.service.js';
 import { CHECKIN_SETTINGS } from './feature/checkin.settings.js';
+import { DeviceAuthorityService } from './feature/device-authority.service.js';
 import { CheckinRoutesController } from './feature/device-routes.controller.js';
 import { DeviceIdentityService } from './feature/device-identity.service.js';
 import { EnrollmentProfileService } from './feature/enrollment-profile.service.js';
 import { MachineInfoEnrollmentService } from './feature/machine-info-enrollment.service.js';
 import { CheckinRetentionService } from './feature/retention.service.js';
 import { ReturnToServiceCheckinService } from './feature/return-to-service-checkin.service.js';
+import { ScepController } from './feature/scep.controller.js';
+import { ScepService } from './feature/scep.service.js';
 
-/** The check-in URL, enrollment profiles and device identities. */
+/** The check-in URL, enrollment profiles, SCEP and device identities. */
 @Module({})
 export class CheckinModule {
   static register(config: TurnaroundConfig, transport: MessageTransport): DynamicModule {
@@ -25,7 +29,7 @@ export class CheckinModule {
         ...persistenceFor(CHECKIN_SCHEMA, config),
         MessagingModule.forService('checkin', transport, { relay: config.outboxRelay }),
       ],
-      controllers: [CheckinRoutesController, CheckinRequestsConsumer],
+      controllers: [CheckinRoutesController, ScepController, CheckinRequestsConsumer],
       providers: [
         {
           provide: CHECKIN_SETTINGS,
@@ -43,11 +47,14 @@ export class CheckinModule {
           },
         },
         CheckinRepository,
+        ScepChallengeRepository,
         CheckinService,
+        DeviceAuthorityService,
         DeviceIdentityService,
         EnrollmentProfileService,
         MachineInfoEnrollmentService,
         ReturnToServiceCheckinService,
+        ScepService,
         CheckinRetentionService.provider(config),
       ],
     };

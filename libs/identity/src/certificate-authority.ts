@@ -71,6 +71,7 @@ export interface IssuedCertificate {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const authorityKeys = new WeakMap<CertificateAuthority, KeyObject>();
 const CA_VALIDITY_DAYS = 3650;
 const DEVICE_VALIDITY_DAYS = 365;
 // Issued certificates start a little in the past so a verifier whose clock runs behind ours
@@ -100,7 +101,15 @@ export function createCertificateAuthority(
     subjectPublicKeyInfo: spki,
     extensions: [
       basicConstraintsExtension(true),
-      keyUsageExtension([KeyUsageBit.keyCertSign, KeyUsageBit.cRLSign]),
+      // digitalSignature and keyEncipherment: as the SCEP CA it signs CertReps and receives
+      // requests encrypted to its key (RFC 8894 §2.1). CAs made before SCEP lack both; the
+      // clients we know do not check.
+      keyUsageExtension([
+        KeyUsageBit.digitalSignature,
+        KeyUsageBit.keyEncipherment,
+        KeyUsageBit.keyCertSign,
+        KeyUsageBit.cRLSign,
+      ]),
       subjectKeyIdentifierExtension(keyIdentifier),
     ],
     signingKey: privateKey,
@@ -149,6 +158,7 @@ export class CertificateAuthority {
 
     const spki = createPublicKey(this.privateKey).export({ type: 'spki', format: 'der' });
     this.keyIdentifier = this.summary.subjectKeyIdentifier ?? keyIdentifierOf(spki);
+    authorityKeys.set(this, this.privateKey);
     this.certificateDer = der;
     this.certificatePem = toPem(der, 'CERTIFICATE');
     this.fingerprint = this.summary.fingerprint;
@@ -180,11 +190,33 @@ export class CertificateAuthority {
     };
   }
 
-  /** Certifies a public key the device already holds (SCEP, tests with EC keys). */
+  /** Certifies a public key the device already holds (tests with EC keys). */
   issueCertificate(options: IssueCertificateOptions): IssuedCertificate {
     requireName(options.commonName);
-    const validityDays = positiveDays(options.validityDays, DEVICE_VALIDITY_DAYS);
-    const spki = publicKeyDer(options.publicKey);
+
+    return this.certify(
+      distinguishedName({ commonName: options.commonName }),
+      publicKeyDer(options.publicKey),
+      positiveDays(options.validityDays, DEVICE_VALIDITY_DAYS),
+    );
+  }
+
+  /**
+   * Certifies the key of a certification request under the subject it asks for (SCEP): the same
+   * client certificate as {@link issueCertificate}. The caller has checked the request.
+   */
+  issueForRequest(
+    request: { subject: Buffer; subjectPublicKeyInfo: Buffer },
+    options: { validityDays?: number } = {},
+  ): IssuedCertificate {
+    return this.certify(
+      request.subject,
+      request.subjectPublicKeyInfo,
+      positiveDays(options.validityDays, DEVICE_VALIDITY_DAYS),
+    );
+  }
+
+  private certify(subjectName: Buffer, spki: Buffer, validityDays: number): IssuedCertificate {
     const now = Date.now();
     const notAfter = new Date(
       Math.min(now + validityDays * DAY_MS, this.summary.notAfter.getTime()),
@@ -192,7 +224,7 @@ export class CertificateAuthority {
 
     const der = buildCertificate({
       issuerName: this.summary.subjectRaw,
-      subjectName: distinguishedName({ commonName: options.commonName }),
+      subjectName,
       notBefore: new Date(now - BACKDATE_MS),
       notAfter,
       subjectPublicKeyInfo: spki,
@@ -215,6 +247,14 @@ export class CertificateAuthority {
       notAfter: summary.notAfter,
     };
   }
+}
+
+/**
+ * The CA's private key, for the SCEP server of this library (it decrypts requests and signs
+ * replies with it). Not exported from the package.
+ */
+export function privateKeyOf(authority: CertificateAuthority): KeyObject {
+  return authorityKeys.get(authority)!;
 }
 
 /**

@@ -130,7 +130,8 @@ function serialHex(content: Buffer): string {
   return hex === '' ? '00' : hex;
 }
 
-function commonNameOf(der: Buffer, name: Asn1Node): string {
+/** The first common name in a Name; empty when it has none. */
+export function commonNameOf(der: Buffer, name: Asn1Node): string {
   for (const rdn of name.children) {
     for (const attribute of rdn.children) {
       const [type, value] = attribute.children;
@@ -232,7 +233,12 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
     : sequence(oid(id), octetString(value));
 }
 
-export const KeyUsageBit = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
+export const KeyUsageBit = {
+  digitalSignature: 0,
+  keyEncipherment: 2,
+  keyCertSign: 5,
+  cRLSign: 6,
+} as const;
 
 export function keyUsageExtension(bits: readonly number[]): Buffer {
   const flags = bits.reduce((value, bit) => value | (0x80 >> bit), 0);

@@ -1,6 +1,7 @@
 /**
- * Stable codes of every error this library throws. The first five come from checking a device's
- * request and are answered with HTTP 400 (never 401, which makes a device drop its enrollment);
+ * Stable codes of every error this library throws. The first six come from checking a device's
+ * request (or, for `IDENTITY.SCEP_MESSAGE_INVALID`, a SCEP message of either side) and are
+ * answered with HTTP 400 (never 401, which makes a device drop its enrollment);
  * `IDENTITY.MATERIAL_INVALID` means our own certificates, keys or PKCS#12 files are unusable.
  */
 export const IDENTITY_ERROR_CODES = [
@@ -9,6 +10,7 @@ export const IDENTITY_ERROR_CODES = [
   'IDENTITY.SIGNATURE_INVALID',
   'IDENTITY.CERTIFICATE_UNTRUSTED',
   'IDENTITY.CERTIFICATE_EXPIRED',
+  'IDENTITY.SCEP_MESSAGE_INVALID',
   'IDENTITY.MATERIAL_INVALID',
 ] as const;
 

@@ -12,6 +12,8 @@ export type {
   IssuedCertificate,
 } from './certificate-authority.js';
 export { fingerprintOf } from './certificate.js';
+export type { CertificationRequest } from './certification-request.js';
+export type { ContentCipherName } from './cms-algorithms.js';
 export { deviceProofOf, identifyDevice } from './device-proof.js';
 export type { DeviceProof } from './device-proof.js';
 export { IDENTITY_ERROR_CODES, IdentityError } from './identity.errors.js';
@@ -22,3 +24,10 @@ export { RequestSigner } from './request-signer.js';
 export type { RequestSignerOptions } from './request-signer.js';
 export { SignatureVerifier } from './signature-verifier.js';
 export type { SignatureVerifierOptions, VerifiedIdentity } from './signature-verifier.js';
+export { buildPkcsReq, readCaCertificates, readCertRep } from './scep-client.js';
+export type { CertRep, PkcsReqMessage, PkcsReqOptions } from './scep-client.js';
+export type { FailInfo } from './scep-message.js';
+export { SCEP_CA_CAPABILITIES, ScepServer } from './scep-server.js';
+export type { CertRepAddress, PkcsReq, PkiOperation } from './scep-server.js';
+export { encodeName } from './x500-name.js';
+export type { NameAttributes } from './x500-name.js';

@@ -3,9 +3,28 @@ export const Oid = {
   // RFC 5652 content types and attributes
   data: '1.2.840.113549.1.7.1',
   signedData: '1.2.840.113549.1.7.2',
+  envelopedData: '1.2.840.113549.1.7.3',
   contentType: '1.2.840.113549.1.9.3',
   messageDigest: '1.2.840.113549.1.9.4',
   signingTime: '1.2.840.113549.1.9.5',
+
+  // PKCS#10 attributes (RFC 2985)
+  challengePassword: '1.2.840.113549.1.9.7',
+  extensionRequest: '1.2.840.113549.1.9.14',
+
+  // content encryption (RFC 3565, RFC 3370)
+  desEde3Cbc: '1.2.840.113549.3.7',
+  aes128Cbc: '2.16.840.1.101.3.4.1.2',
+  aes192Cbc: '2.16.840.1.101.3.4.1.22',
+  aes256Cbc: '2.16.840.1.101.3.4.1.42',
+
+  // SCEP message attributes (RFC 8894 §3.2.1), under VeriSign's arc where SCEP began
+  scepMessageType: '2.16.840.1.113733.1.9.2',
+  scepPkiStatus: '2.16.840.1.113733.1.9.3',
+  scepFailInfo: '2.16.840.1.113733.1.9.4',
+  scepSenderNonce: '2.16.840.1.113733.1.9.5',
+  scepRecipientNonce: '2.16.840.1.113733.1.9.6',
+  scepTransactionId: '2.16.840.1.113733.1.9.7',
 
   // digests
   sha1: '1.3.14.3.2.26',
@@ -27,7 +46,11 @@ export const Oid = {
 
   // names and certificate extensions (RFC 5280)
   commonName: '2.5.4.3',
+  countryName: '2.5.4.6',
+  localityName: '2.5.4.7',
+  stateOrProvinceName: '2.5.4.8',
   organizationName: '2.5.4.10',
+  organizationalUnitName: '2.5.4.11',
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
   basicConstraints: '2.5.29.19',

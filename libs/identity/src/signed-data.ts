@@ -1,19 +1,31 @@
 // Reads the parts of a CMS SignedData (RFC 5652 §5) that signature verification needs, keeping the
-// exact bytes of the signed attributes and certificates.
+// exact bytes of the signed attributes and certificates; and writes attached SignedData.
+import { createHash, KeyObject, sign } from 'node:crypto';
+
+import type { CertificateSummary } from './certificate.js';
+import { DIGEST_OIDS, ECDSA_OIDS, HashName } from './cms-algorithms.js';
 import {
   Asn1Error,
   Asn1Node,
   expectConstructed,
   expectUniversal,
+  explicit,
   isContext,
   isUniversal,
+  NULL,
+  octetString,
   octetStringOf,
+  oid,
   oidOf,
   parseAsn1,
   rawOf,
+  sequence,
+  setOf,
+  smallInteger,
   Tag,
   toDefiniteLength,
 } from './der.js';
+import { IdentityError } from './identity.errors.js';
 import { Oid } from './oids.js';
 
 export type SignerIdentifier =
@@ -160,4 +172,88 @@ function algorithmOf(bytes: Buffer, node: Asn1Node | undefined, what: string): s
   const algorithm = expectConstructed(node, Tag.Sequence, what);
 
   return oidOf(bytes, algorithm.children[0], what);
+}
+
+// --- writing ------------------------------------------------------------------------------------
+
+export interface SignedDataSigner {
+  readonly key: KeyObject;
+  /** The signer's certificate; its issuer and serial number identify the signer. */
+  readonly certificate: CertificateSummary;
+  readonly hash: HashName;
+  /** Signed attributes besides contentType and messageDigest, each a complete Attribute. */
+  readonly attributes: readonly Buffer[];
+}
+
+export interface SignedDataOptions {
+  /** Encapsulated id-data content; left out, the SignedData carries no eContent. */
+  readonly content?: Buffer;
+  readonly certificates: readonly Buffer[];
+  /** Without one the SignedData is degenerate: certificates only (RFC 5652 §5.2). */
+  readonly signer?: SignedDataSigner;
+}
+
+/** One Attribute: a type and its values. */
+export function attribute(type: string, ...values: Buffer[]): Buffer {
+  return sequence(oid(type), setOf(...values));
+}
+
+/** A DER ContentInfo holding SignedData, signed over contentType and messageDigest attributes. */
+export function buildSignedData(options: SignedDataOptions): Buffer {
+  const { content, signer } = options;
+  const encapsulated =
+    content === undefined
+      ? sequence(oid(Oid.data))
+      : sequence(oid(Oid.data), explicit(0, octetString(content)));
+  const certificates =
+    options.certificates.length > 0 ? [explicit(0, ...options.certificates)] : [];
+  const digestAlgorithm = signer && sequence(oid(DIGEST_OIDS[signer.hash]));
+  const signerInfos =
+    signer && digestAlgorithm
+      ? setOf(signerInfo(signer, digestAlgorithm, content ?? Buffer.alloc(0)))
+      : setOf();
+  const signedData = sequence(
+    smallInteger(1),
+    digestAlgorithm ? setOf(digestAlgorithm) : setOf(),
+    encapsulated,
+    ...certificates,
+    signerInfos,
+  );
+
+  return sequence(oid(Oid.signedData), explicit(0, signedData));
+}
+
+function signerInfo(signer: SignedDataSigner, digestAlgorithm: Buffer, content: Buffer): Buffer {
+  const digest = createHash(signer.hash).update(content).digest();
+  const signedAttributes = setOf(
+    attribute(Oid.contentType, oid(Oid.data)),
+    attribute(Oid.messageDigest, octetString(digest)),
+    ...signer.attributes,
+  );
+  const signature = sign(signer.hash, signedAttributes, signer.key);
+  // Signed as a SET OF, carried as [0] IMPLICIT (RFC 5652 §5.4).
+  signedAttributes[0] = 0xa0;
+
+  return sequence(
+    smallInteger(1),
+    sequence(signer.certificate.issuerRaw, signer.certificate.serialRaw),
+    digestAlgorithm,
+    signedAttributes,
+    signatureAlgorithmOf(signer.key, signer.hash),
+    octetString(signature),
+  );
+}
+
+function signatureAlgorithmOf(key: KeyObject, hash: HashName): Buffer {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return sequence(oid(Oid.rsaEncryption), NULL);
+    case 'ec':
+      return sequence(oid(ECDSA_OIDS[hash]));
+    default:
+      throw new IdentityError(
+        'IDENTITY.MATERIAL_INVALID',
+        `A ${key.asymmetricKeyType ?? 'unknown'} key cannot sign CMS here; use RSA or EC.`,
+      );
+  }
 }

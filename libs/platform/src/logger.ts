@@ -21,6 +21,7 @@ const SECRET_FIELDS = [
   'privateKeyPem',
   'apiKey',
   'bypassCode',
+  'challenge',
   'wifiProfileData',
   'mdmProfileData',
   'WiFiProfileData',

@@ -31,7 +31,8 @@ const DEVICE_MESSAGE_TYPES: Record<DeviceEndpoint, ReadonlySet<string>> = {
     'GetToken',
   ]),
   command: new Set(['Idle', 'Acknowledged', 'Error', 'CommandFormatError', 'NotNow']),
-  enroll: new Set(['Profile', 'MachineInfo']),
+  // The SCEP operations share the enrollment endpoint: certifying the device's key is enrollment.
+  enroll: new Set(['Profile', 'MachineInfo', 'GetCACaps', 'GetCACert', 'PKIOperation']),
 };
 
 const ROUTING_KEYS: ReadonlySet<string> = new Set(CONTRACTS.map((contract) => contract.routingKey));

@@ -4,6 +4,7 @@ import {
   assertValidAccessRights,
   buildEnrollmentProfile,
   readEnrollmentProfile,
+  type EnrollmentIdentity,
   type EnrollmentProfileOptions,
 } from './enrollment-profile.js';
 import { decodePlist, encodePlistBinary } from './plist-codec.js';
@@ -16,6 +17,12 @@ import { createTestIdentity, pkcs12Of, signAttached } from './testing/signing.js
 const identity = createTestIdentity('device identity');
 const pkcs12 = pkcs12Of(identity, 'secret');
 const UUID_RE = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/;
+
+function pkcs12Identity(read: EnrollmentIdentity): { pkcs12: Uint8Array; password: string } {
+  if ('scep' in read) throw new Error('expected a PKCS#12 identity');
+
+  return read;
+}
 
 function options(overrides: Partial<EnrollmentProfileOptions> = {}): EnrollmentProfileOptions {
   return {
@@ -80,9 +87,10 @@ describe('buildEnrollmentProfile', () => {
   it('writes the PKCS#12 as <data> that forge can open with the password', () => {
     const xml = buildEnrollmentProfile(options()).toString();
     const settings = readEnrollmentProfile(Buffer.from(xml));
+    const read = pkcs12Identity(settings.identity);
     const p12 = forge.pkcs12.pkcs12FromAsn1(
-      forge.asn1.fromDer(Buffer.from(settings.identity.pkcs12).toString('latin1')),
-      settings.identity.password,
+      forge.asn1.fromDer(Buffer.from(read.pkcs12).toString('latin1')),
+      read.password,
     );
     const bags = p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag] ?? [];
 
@@ -182,7 +190,7 @@ describe('readEnrollmentProfile', () => {
       accessRights: 8191,
       identity: { password: 'secret' },
     });
-    expect(Buffer.from(settings.identity.pkcs12).equals(pkcs12)).toBe(true);
+    expect(Buffer.from(pkcs12Identity(settings.identity).pkcs12).equals(pkcs12)).toBe(true);
   });
 
   it('reads signed and binary enrollment profiles', () => {
@@ -192,17 +200,37 @@ describe('readEnrollmentProfile', () => {
 
     expect(signed.profile.isSigned).toBe(true);
     expect(signed.topic).toBe('com.apple.mgmt.External.TEST-A');
-    expect(Buffer.from(binary.identity.pkcs12).equals(pkcs12)).toBe(true);
+    expect(Buffer.from(pkcs12Identity(binary.identity).pkcs12).equals(pkcs12)).toBe(true);
   });
 
-  it('refuses a SCEP-identity profile with PROFILE.UNSUPPORTED_IDENTITY', () => {
+  it('reads the SCEP identity of a real enrollment profile, Apple defaults filled in', () => {
+    const settings = readEnrollmentProfile(
+      readFixture('profile', 'enrollment-scep-mdm-nanomdm.mobileconfig'),
+    );
+
+    expect(settings.identity).toEqual({
+      scep: {
+        url: 'https://mdm.example.org/scep',
+        challenge: 'SCEP-CHALLENGE-HERE',
+        subject: [],
+        keySize: 2048,
+        keyType: 'RSA',
+        keyUsage: 5,
+      },
+    });
+  });
+
+  it('refuses an identity payload of another kind with PROFILE.UNSUPPORTED_IDENTITY', () => {
+    const profile = decodePlist(buildEnrollmentProfile(options())) as PlistDict;
+    const [identityPayload] = profile['PayloadContent'] as PlistDict[];
+
+    (identityPayload as PlistDict)['PayloadType'] = 'com.apple.security.acme';
     const error = expectProtocolError(
-      () =>
-        readEnrollmentProfile(readFixture('profile', 'enrollment-scep-mdm-nanomdm.mobileconfig')),
+      () => readEnrollmentProfile(encodePlistBinary(profile)),
       'PROFILE.UNSUPPORTED_IDENTITY',
     );
 
-    expect(error.message).toContain('com.apple.security.scep');
+    expect(error.message).toContain('com.apple.security.acme');
   });
 
   it('refuses profiles without an MDM payload or whose identity payload is missing', () => {

@@ -5,9 +5,17 @@ import { encodePlistXml } from './plist-codec.js';
 import type { PlistDict, PlistLimits } from './plist-types.js';
 import { parseProfile, type ConfigurationProfile, type ProfilePayload } from './profiles.js';
 import { ProtocolError } from './protocol.errors.js';
+import {
+  readScepPayload,
+  SCEP_PAYLOAD_TYPE,
+  scepPayloadContent,
+  type ScepPayloadOptions,
+  type ScepPayloadSettings,
+} from './scep-payload.js';
 
-// Key names: TopLevel.yaml, CommonPayloadKeys.yaml and com.apple.mdm.yaml of Apple's schema, and
-// com.apple.security.pkcs12.yaml (not in our reference copy; see schema-keys.spec.ts).
+// Key names: TopLevel.yaml, CommonPayloadKeys.yaml, com.apple.mdm.yaml and
+// com.apple.security.scep.yaml of Apple's schema, and com.apple.security.pkcs12.yaml (not in our
+// reference copy; see schema-keys.spec.ts).
 
 export const MDM_PAYLOAD_TYPE = 'com.apple.mdm';
 export const PKCS12_PAYLOAD_TYPE = 'com.apple.security.pkcs12';
@@ -24,6 +32,17 @@ export const SERVER_CAPABILITIES = [
 
 export type ServerCapability = (typeof SERVER_CAPABILITIES)[number];
 
+/**
+ * The device identity a profile carries: a PKCS#12 file with the key in it, or SCEP settings
+ * with which the device makes its own key and has the CA certify it.
+ */
+export type EnrollmentIdentityOptions =
+  { pkcs12: Uint8Array; password: string } | { scep: ScepPayloadOptions };
+
+/** The identity payload {@link readEnrollmentProfile} found. */
+export type EnrollmentIdentity =
+  { pkcs12: Uint8Array; password: string } | { scep: ScepPayloadSettings };
+
 /** Options of {@link buildEnrollmentProfile}. */
 export interface EnrollmentProfileOptions {
   serverUrl: string;
@@ -31,7 +50,7 @@ export interface EnrollmentProfileOptions {
   checkInUrl?: string;
   /** Must equal the push certificate's topic; starts with `com.apple.mgmt.`. */
   topic: string;
-  identity: { pkcs12: Uint8Array; password: string };
+  identity: EnrollmentIdentityOptions;
   /** Default {@link ALL_ACCESS_RIGHTS}. */
   accessRights?: number;
   /** Default `['com.apple.mdm.bootstraptoken']` (needed for bootstrap-token escrow, B08). */
@@ -59,7 +78,7 @@ export interface EnrollmentProfileSettings {
   serverCapabilities: string[];
   accessRights?: number;
   identityCertificateUUID: string;
-  identity: { pkcs12: Uint8Array; password: string };
+  identity: EnrollmentIdentity;
   profile: ConfigurationProfile;
 }
 
@@ -111,10 +130,11 @@ function nonEmpty(name: string, value: unknown): string {
 }
 
 /**
- * Builds an unsigned enrollment profile (XML): a `com.apple.security.pkcs12` payload holding the
- * device identity and a `com.apple.mdm` payload whose IdentityCertificateUUID names it. Every
- * PayloadUUID is fresh on each call. Throws `PROFILE.INVALID_ARGUMENT` for bad URLs, a topic that
- * does not start with `com.apple.mgmt.`, invalid AccessRights or unknown capabilities.
+ * Builds an unsigned enrollment profile (XML): an identity payload (`com.apple.security.scep`, or
+ * `com.apple.security.pkcs12` holding the identity) and a `com.apple.mdm` payload whose
+ * IdentityCertificateUUID names it. Every PayloadUUID is fresh on each call. Throws
+ * `PROFILE.INVALID_ARGUMENT` for bad URLs, a topic that does not start with `com.apple.mgmt.`,
+ * invalid AccessRights, unknown capabilities or bad identity settings.
  */
 export function buildEnrollmentProfile(options: EnrollmentProfileOptions): Buffer {
   const insecure = options.allowInsecureUrls === true;
@@ -123,7 +143,6 @@ export function buildEnrollmentProfile(options: EnrollmentProfileOptions): Buffe
   const prefix = nonEmpty('payloadIdentifierPrefix', options.payloadIdentifierPrefix);
   const accessRights = options.accessRights ?? ALL_ACCESS_RIGHTS;
   const capabilities = options.serverCapabilities ?? ['com.apple.mdm.bootstraptoken'];
-  const { pkcs12, password } = options.identity ?? {};
 
   if (!topic.startsWith('com.apple.mgmt.'))
     invalid(`topic must start with "com.apple.mgmt." (got ${topic})`);
@@ -135,20 +154,14 @@ export function buildEnrollmentProfile(options: EnrollmentProfileOptions): Buffe
   }
   if (new Set(capabilities).size !== capabilities.length)
     invalid('serverCapabilities repeats a value');
-  if (!(pkcs12 instanceof Uint8Array) || pkcs12.length === 0 || pkcs12[0] !== 0x30) {
-    invalid('identity.pkcs12 must be the DER bytes of a PKCS#12 file');
-  }
-  if (typeof password !== 'string') invalid('identity.password must be a string');
 
   const identityUuid = newUuid();
   const identityPayload: PlistDict = {
-    PayloadType: PKCS12_PAYLOAD_TYPE,
     PayloadVersion: 1,
     PayloadIdentifier: `${prefix}.identity`,
     PayloadUUID: identityUuid,
     PayloadDisplayName: 'Device identity',
-    PayloadContent: pkcs12,
-    Password: password,
+    ...identityPayloadContent(options.identity, insecure),
   };
   const mdmPayload: PlistDict = {
     PayloadType: MDM_PAYLOAD_TYPE,
@@ -180,6 +193,26 @@ export function buildEnrollmentProfile(options: EnrollmentProfileOptions): Buffe
   });
 }
 
+function identityPayloadContent(
+  identity: EnrollmentIdentityOptions | undefined,
+  allowInsecure: boolean,
+): PlistDict {
+  if (identity !== undefined && 'scep' in identity) {
+    return {
+      PayloadType: SCEP_PAYLOAD_TYPE,
+      PayloadContent: scepPayloadContent(identity.scep, allowInsecure),
+    };
+  }
+
+  const { pkcs12, password } = identity ?? {};
+  if (!(pkcs12 instanceof Uint8Array) || pkcs12.length === 0 || pkcs12[0] !== 0x30) {
+    invalid('identity.pkcs12 must be the DER bytes of a PKCS#12 file');
+  }
+  if (typeof password !== 'string') invalid('identity.password must be a string');
+
+  return { PayloadType: PKCS12_PAYLOAD_TYPE, PayloadContent: pkcs12, Password: password };
+}
+
 function onlyPayload(profile: ConfigurationProfile, type: string): ProfilePayload {
   const matches = profile.payloads.filter((payload) => payload.payloadType === type);
 
@@ -198,10 +231,10 @@ function onlyPayload(profile: ConfigurationProfile, type: string): ProfilePayloa
 
 /**
  * Reads the settings a device takes from an enrollment profile (used by the simulator): the MDM
- * payload's URLs, topic and flags, and the PKCS#12 identity it names.
+ * payload's URLs, topic and flags, and the SCEP or PKCS#12 identity it names.
  *
  * Throws `PROFILE.MISSING_PAYLOAD` (no MDM payload, or the identity payload is missing),
- * `PROFILE.UNSUPPORTED_IDENTITY` (the identity is SCEP/ACME rather than PKCS#12) or
+ * `PROFILE.UNSUPPORTED_IDENTITY` (the identity is of another kind, such as ACME) or
  * `PROFILE.MALFORMED`.
  */
 export function readEnrollmentProfile(
@@ -225,11 +258,14 @@ export function readEnrollmentProfile(
       `IdentityCertificateUUID ${identityCertificateUUID} names no payload in the profile`,
     );
   }
-  if (identityPayload.payloadType !== PKCS12_PAYLOAD_TYPE) {
+  if (
+    identityPayload.payloadType !== PKCS12_PAYLOAD_TYPE &&
+    identityPayload.payloadType !== SCEP_PAYLOAD_TYPE
+  ) {
     throw new ProtocolError(
       'PROFILE.UNSUPPORTED_IDENTITY',
       `the identity payload is ${identityPayload.payloadType}; ` +
-        `only ${PKCS12_PAYLOAD_TYPE} is supported`,
+        `only ${SCEP_PAYLOAD_TYPE} and ${PKCS12_PAYLOAD_TYPE} are supported`,
     );
   }
   if (
@@ -245,7 +281,6 @@ export function readEnrollmentProfile(
     throw new ProtocolError('PROFILE.MALFORMED', 'MDM payload: AccessRights must be an integer');
   }
 
-  const identity = new DictReader(identityPayload.raw, 'PROFILE.MALFORMED', 'PKCS#12 payload');
   const settings: EnrollmentProfileSettings = {
     serverUrl,
     checkInUrl: r.optionalString('CheckInURL') ?? serverUrl,
@@ -254,14 +289,24 @@ export function readEnrollmentProfile(
     checkOutWhenRemoved: r.optionalBoolean('CheckOutWhenRemoved') ?? false,
     serverCapabilities: (capabilities ?? []) as string[],
     identityCertificateUUID,
-    identity: {
-      pkcs12: identity.requiredData('PayloadContent'),
-      password: identity.optionalString('Password') ?? '',
-    },
+    identity: readIdentity(identityPayload),
     profile,
   };
 
   if (accessRights !== undefined) settings.accessRights = accessRights;
 
   return settings;
+}
+
+function readIdentity(payload: ProfilePayload): EnrollmentIdentity {
+  if (payload.payloadType === SCEP_PAYLOAD_TYPE) {
+    return { scep: readScepPayload(payload.raw) };
+  }
+
+  const identity = new DictReader(payload.raw, 'PROFILE.MALFORMED', 'PKCS#12 payload');
+
+  return {
+    pkcs12: identity.requiredData('PayloadContent'),
+    password: identity.optionalString('Password') ?? '',
+  };
 }

@@ -127,10 +127,18 @@ export {
   assertValidAccessRights,
   buildEnrollmentProfile,
   readEnrollmentProfile,
+  type EnrollmentIdentity,
+  type EnrollmentIdentityOptions,
   type EnrollmentProfileOptions,
   type EnrollmentProfileSettings,
   type ServerCapability,
 } from './enrollment-profile.js';
+export {
+  SCEP_PAYLOAD_TYPE,
+  type ScepPayloadOptions,
+  type ScepPayloadSettings,
+  type ScepSubject,
+} from './scep-payload.js';
 export {
   ADE_PROFILE_STATUSES,
   readAdeAccount,

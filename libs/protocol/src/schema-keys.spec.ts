@@ -25,6 +25,7 @@ import {
   PKCS12_PAYLOAD_TYPE,
   SERVER_CAPABILITIES,
 } from './enrollment-profile.js';
+import { SCEP_PAYLOAD_TYPE } from './scep-payload.js';
 import { decodePlist, encodePlistXml } from './plist-codec.js';
 import { isPlistDict, type PlistDict } from './plist-types.js';
 import { inspectWifiPayloads, parseProfile, WIFI_PAYLOAD_TYPE } from './profiles.js';
@@ -400,6 +401,52 @@ describe('profiles against mdm/profiles/*.yaml', () => {
         type: documentedType([pkcs12Entries, common.payloadkeys], key),
       });
     }
+  });
+
+  it('com.apple.security.scep.yaml documents every key and value of the SCEP identity payload', () => {
+    const scepSchema = readSchema('mdm/profiles/com.apple.security.scep.yaml');
+    const built = decodePlist(
+      buildEnrollmentProfile({
+        serverUrl: 'https://mdm.example.test/mdm',
+        topic: 'com.apple.mgmt.External.TEST-A',
+        identity: {
+          scep: {
+            url: 'https://mdm.example.test/scep',
+            challenge: 'c',
+            name: 'CA',
+            subject: [[['CN', 'device']]],
+          },
+        },
+        organization: 'Org',
+        displayName: 'Name',
+        payloadIdentifierPrefix: 'test.example',
+      }),
+    ) as PlistDict;
+    const scep =
+      (built['PayloadContent'] as PlistDict[]).find(
+        (p) => p['PayloadType'] === SCEP_PAYLOAD_TYPE,
+      ) ?? {};
+    const { PayloadContent: content, ...keys } = scep;
+
+    expect(scepSchema.payloadType).toBe(SCEP_PAYLOAD_TYPE);
+    for (const [key, value] of Object.entries(keys)) {
+      expect({ key, type: schemaTypeOf(value) }).toEqual({
+        key,
+        type: documentedType([scepSchema.payloadkeys, common.payloadkeys], key),
+      });
+    }
+    expect(Object.keys(content as PlistDict).sort()).toEqual(
+      ['Challenge', 'Key Type', 'Key Usage', 'Keysize', 'Name', 'Subject', 'URL'].sort(),
+    );
+    expectDocumented(
+      content as PlistDict,
+      scepSchema.payloadkeys,
+      ['PayloadContent'],
+      'com.apple.security.scep.yaml',
+    );
+    expect(findEntry(scepSchema.payloadkeys, ['PayloadContent', 'Keysize'])?.rangelist).toContain(
+      String((content as PlistDict)['Keysize']),
+    );
   });
 
   it('SERVER_CAPABILITIES matches the schema rangelist', () => {

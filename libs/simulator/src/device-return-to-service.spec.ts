@@ -13,7 +13,12 @@ import { Limiter } from './limiter.js';
 import { createLog } from './log.js';
 import { DeviceHttp, type FetchLike } from './mdm-client.js';
 import { buildWifiProfile } from './rts-profiles.js';
-import { SPEC_BASE, specEnrollmentProfile } from './testing/spec-enrollment-profile.js';
+import {
+  SPEC_BASE,
+  specDeviceKeys,
+  specEnrollmentProfile,
+  withSpecScep,
+} from './testing/spec-enrollment-profile.js';
 
 const BASE = SPEC_BASE;
 
@@ -157,7 +162,7 @@ function device(
     http: new DeviceHttp({
       limiter: new Limiter(4),
       log: createLog({ write: () => undefined }, 'silent'),
-      fetch: mdm.fetch,
+      fetch: withSpecScep(mdm.fetch),
       maxAttempts: 2,
       firstBackoffMs: 1,
       maxBackoffMs: 2,
@@ -166,6 +171,7 @@ function device(
     responder: { notNowShare: 0, seed: 'spec' },
     timing: quick,
     activationLock: options.activationLock === true,
+    keys: specDeviceKeys,
   });
 }
 

@@ -10,7 +10,12 @@ import {
   DeviceHttp,
   type FetchLike,
 } from './mdm-client.js';
-import { SPEC_BASE, specEnrollmentProfile } from './testing/spec-enrollment-profile.js';
+import {
+  SPEC_BASE,
+  specDeviceKeys,
+  specEnrollmentProfile,
+  withSpecScep,
+} from './testing/spec-enrollment-profile.js';
 
 const BASE = SPEC_BASE;
 
@@ -67,13 +72,14 @@ function device(fetchImpl: FetchLike, warnings: string[] = []): SimulatedDevice 
     http: new DeviceHttp({
       limiter: new Limiter(4),
       log: createLog({ write: (line) => warnings.push(line) }, 'warn'),
-      fetch: fetchImpl,
+      fetch: withSpecScep(fetchImpl),
       firstBackoffMs: 1,
       maxBackoffMs: 5,
     }),
     log: createLog({ write: () => undefined }, 'silent'),
     responder: { notNowShare: 0, seed: 'spec' },
     timing: { busyPollMs: [5, 10], idlePollMs: 20, eraseDelayMs: 5, networkJoinMs: 5 },
+    keys: specDeviceKeys,
   });
 }
 

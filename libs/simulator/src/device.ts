@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 
-import { importPkcs12, RequestSigner } from '@turnaround/identity';
+import { RequestSigner, type IdentityPem } from '@turnaround/identity';
 import {
   decodePlist,
   isPlistDict,
   parseCommand,
   readEnrollmentProfile,
   type CommandEnvelope,
+  type EnrollmentIdentity,
   type PlistDict,
   type PlistValue,
 } from '@turnaround/protocol';
@@ -23,12 +24,14 @@ import {
   type InstalledProfile,
   type ManagedApp,
 } from './command-responder.js';
+import { freshDeviceKeys, type DeviceKeySource } from './device-keys.js';
 import { buildOf, type Hardware } from './hardware.js';
 import { sleep } from './limiter.js';
 import type { SimulatorLog } from './log.js';
 import { MachineInfoSigner, signedMachineInfo } from './machine-info.js';
 import { DeviceHttp, MdmClient, type DeviceAnswer, type RequestCounter } from './mdm-client.js';
 import { jitter } from './random.js';
+import { enrollScepIdentity } from './scep-enrollment.js';
 import { DeviceHttpError, isAbort, messageOf } from './simulator.errors.js';
 
 export type DeviceState =
@@ -134,6 +137,8 @@ export interface SimulatedDeviceOptions {
   timing?: Partial<DeviceTiming>;
   /** Whether somebody turns Activation Lock on whenever the device is in service. */
   activationLock?: boolean;
+  /** Where the device's SCEP keys come from; default a new key per enrollment. */
+  keys?: DeviceKeySource;
 }
 
 interface PendingResult {
@@ -363,9 +368,7 @@ export class SimulatedDevice {
 
     const bytes = profileData ?? (await this.fetchProfile(signal));
     const settings = readEnrollmentProfile(bytes);
-    const signer = new RequestSigner(
-      importPkcs12(settings.identity.pkcs12, settings.identity.password),
-    );
+    const signer = new RequestSigner(await this.identityFrom(settings.identity, signal));
     const client = new MdmClient(
       this.options.http,
       { serverUrl: settings.serverUrl, checkInUrl: settings.checkInUrl, signer },
@@ -431,6 +434,17 @@ export class SimulatedDevice {
       profile: profileData ? 'MDMProfileData' : 'fetched',
       keepsApps: this.preservation !== undefined,
     });
+  }
+
+  /** The profile's SCEP payload: the device makes its key and has the CA certify it. */
+  private identityFrom(identity: EnrollmentIdentity, signal: AbortSignal): Promise<IdentityPem> {
+    if (!('scep' in identity)) {
+      throw new Error('the profile carries a PKCS#12 identity; simulated devices enroll with SCEP');
+    }
+
+    return enrollScepIdentity(identity.scep, this.options.keys ?? freshDeviceKeys, (request) =>
+      this.options.http.send({ ...request, udid: this.udid }, this.counter, signal),
+    );
   }
 
   private async escrowBootstrapToken(client: MdmClient, signal: AbortSignal): Promise<void> {

@@ -36,6 +36,8 @@ export type {
   InstallKind,
   NetworkVerdict,
 } from './command-responder.js';
+export { DeviceKeyPool, freshDeviceKeys } from './device-keys.js';
+export type { DeviceKeySource } from './device-keys.js';
 export {
   DEFAULT_TIMING,
   readReturnToServiceAnswer,
@@ -93,6 +95,8 @@ export {
   buildWifiProfile,
 } from './rts-profiles.js';
 export type { SimulatorConfigurationOptions, WifiNetwork } from './rts-profiles.js';
+export { enrollScepIdentity } from './scep-enrollment.js';
+export type { ScepExchange } from './scep-enrollment.js';
 export { EXIT, simulate } from './simulate.js';
 export type { SimulatorIo } from './simulate.js';
 export { DeviceHttpError, SimulatorError } from './simulator.errors.js';

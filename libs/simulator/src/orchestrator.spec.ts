@@ -6,7 +6,12 @@ import { createLog } from './log.js';
 import type { FetchLike } from './mdm-client.js';
 import { runSimulation, type SimulationOptions } from './orchestrator.js';
 import { summarize } from './report.js';
-import { SPEC_BASE, specEnrollmentProfile } from './testing/spec-enrollment-profile.js';
+import {
+  SPEC_BASE,
+  specDeviceKeys,
+  specEnrollmentProfile,
+  withSpecScep,
+} from './testing/spec-enrollment-profile.js';
 
 const BASE = SPEC_BASE;
 
@@ -367,7 +372,8 @@ function options(
     timeoutMs: 20_000,
     notNowShare: 0,
     statusPollMs: 20,
-    fetch: service.fetch,
+    fetch: withSpecScep(service.fetch),
+    keys: specDeviceKeys,
     log: createLog({ write: () => undefined }, 'silent'),
     timing: {
       busyPollMs: [2, 5],
@@ -435,10 +441,11 @@ describe('runSimulation', () => {
     const service = new FakeTurnaround();
     const run = options(service, { preserveApps: true, trigger: 'user', cycles: 1, devices: 2 });
     const answering = (results: (body: { devices: string[] }) => unknown): FetchLike => {
-      return (url, init) =>
+      return withSpecScep((url, init) =>
         url.endsWith('/api/v1/rts-assignments')
           ? Promise.resolve(Response.json({ results: results(JSON.parse(String(init.body))) }))
-          : service.fetch(url, init);
+          : service.fetch(url, init),
+      );
     };
     // No answer for the devices, then an answer that assigns nothing.
     const unassigned = await runSimulation({ ...run, fetch: answering(() => []) });

@@ -10,6 +10,7 @@ import {
   type RtsConfigurationInput,
   type TriggerResult,
 } from './admin-client.js';
+import { type DeviceKeySource } from './device-keys.js';
 import { SimulatedDevice, type CycleClock, type DeviceStats, type DeviceTiming } from './device.js';
 import { createHardware, newestRelease, type Platform } from './hardware.js';
 import { forEachLimited, Limiter, sleep } from './limiter.js';
@@ -62,6 +63,8 @@ export interface SimulationOptions {
   log?: SimulatorLog;
   progress?: ProgressSink;
   fetch?: FetchLike;
+  /** Where the devices' SCEP keys come from; default a new key per enrollment. */
+  keys?: DeviceKeySource;
 }
 
 /** Where the orchestrator shows how far a stage is. */
@@ -253,6 +256,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           seededFraction(options.seed, 'activation-lock', index) <
             (options.activationLockShare ?? 0),
         ...(options.timing ? { timing: options.timing } : {}),
+        ...(options.keys ? { keys: options.keys } : {}),
       }),
   );
   const loops: Promise<void>[] = [];

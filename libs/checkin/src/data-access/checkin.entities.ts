@@ -108,4 +108,37 @@ export class UserChannelEntity {
   updatedAt!: Date;
 }
 
-export const CHECKIN_ENTITIES = [DeviceEntity, EnrollmentEntity, IdentityEntity, UserChannelEntity];
+/**
+ * The one-time SCEP challenge of an issued enrollment profile, kept as a hash. Once a certificate
+ * is issued with it, the row keeps the transaction, the request and the certificate, so that the
+ * same request sent again gets the same certificate and any other is refused.
+ */
+@Entity({ name: 'scep_challenges' })
+@Index('scep_challenges_expires_at', ['expiresAt'])
+export class ScepChallengeEntity {
+  /** Hex SHA-256 of the challenge. */
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  challengeHash!: string;
+
+  @Column()
+  createdAt!: Date;
+
+  @Column()
+  expiresAt!: Date;
+
+  @Column({ type: Date, nullable: true })
+  usedAt!: Date | null;
+
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  transactionId!: string | null;
+
+  /** Hex SHA-256 of the PKCS#10 request the certificate was issued for. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  requestHash!: string | null;
+
+  /** The issued certificate, base64 DER. */
+  @Column({ type: 'text', nullable: true })
+  certificate!: string | null;
+}
+
+export const CHECKIN_ENTITIES = [DeviceEntity, EnrollmentEntity, IdentityEntity, UserChannelEntity, ScepChallengeEntity];

@@ -56,7 +56,7 @@ export class NotAuthenticatedError extends Error {
   }
 }
 
-/** Every table of the check-in service, behind one class; each method is one transaction. */
+/** Devices, enrollments, identities and user channels; each method is one transaction. */
 @Injectable()
 export class CheckinRepository {
   private readonly gate: DataGate;

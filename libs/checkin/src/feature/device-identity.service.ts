@@ -7,7 +7,7 @@ import { deviceProofOf, identifyDevice, SignatureVerifier, VerifiedIdentity } fr
 
 import { CHECKIN_SETTINGS } from './checkin.settings.js';
 import type { CheckinSettings } from './checkin.settings.js';
-import { EnrollmentProfileService } from './enrollment-profile.service.js';
+import { DeviceAuthorityService } from './device-authority.service.js';
 
 /**
  * Who sent a request: the certificate that signed its body (Mdm-Signature), or the client
@@ -18,14 +18,15 @@ import { EnrollmentProfileService } from './enrollment-profile.service.js';
 export class DeviceIdentityService implements OnModuleInit {
   private verifier?: SignatureVerifier;
 
-  // The profile service creates the CA on first start; it must exist before we read it.
   constructor(
     @Inject(CHECKIN_SETTINGS) private readonly settings: CheckinSettings,
-    private readonly profiles: EnrollmentProfileService,
+    private readonly authority: DeviceAuthorityService,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.profiles.onModuleInit();
+    // The CA may be created on first start; it must exist before its file is read (which may
+    // hold more certificates to trust than the CA's own).
+    await this.authority.onModuleInit();
     this.verifier = new SignatureVerifier(readFileSync(this.settings.caCertificatePath, 'utf8'));
   }
 
