@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 
 import { RenderProfile, RenderReturnToServiceProfiles } from '@turnaround/contracts';
+import type { RequestContract } from '@turnaround/contracts';
 import { MessageBus, RemoteRequestError } from '@turnaround/messaging';
 import { createLogger, errorCode } from '@turnaround/platform';
 import type { TurnaroundConfig } from '@turnaround/platform';
@@ -50,6 +51,21 @@ export class ProvisioningClient {
     @Inject(COMMANDS_CONFIG) private readonly config: TurnaroundConfig,
   ) {}
 
+  /** A request about the delivery of `command`, in its RTS cycle's correlation. */
+  private ask<Q, R>(
+    contract: RequestContract<Q, R>,
+    data: Q,
+    command: CommandRef,
+    cycleId: string,
+  ): Promise<R> {
+    return this.bus.request(contract, data, {
+      subject: command.udid,
+      timeoutMs: this.config.requestTimeoutMs,
+      causationId: command.commandUuid,
+      correlationId: cycleId,
+    });
+  }
+
   /**
    * The profiles of cycle `cycleId`, or null when provisioning says the cycle no longer waits for
    * its erase. Throws {@link ProvisioningUnavailableError} when provisioning cannot tell.
@@ -60,15 +76,11 @@ export class ProvisioningClient {
   ): Promise<ReturnToServiceProfiles | null> {
     let reply;
     try {
-      reply = await this.bus.request(
+      reply = await this.ask(
         RenderReturnToServiceProfiles,
         { udid: command.udid, cycleId },
-        {
-          subject: command.udid,
-          timeoutMs: this.config.requestTimeoutMs,
-          causationId: command.commandUuid,
-          correlationId: cycleId,
-        },
+        command,
+        cycleId,
       );
     } catch (error) {
       const code = errorCode(error);
@@ -88,8 +100,12 @@ export class ProvisioningClient {
     }
 
     return {
-      ...(reply.wifiProfileData ? { wifiProfileData: Buffer.from(reply.wifiProfileData, 'base64') } : {}),
-      ...(reply.mdmProfileData ? { mdmProfileData: Buffer.from(reply.mdmProfileData, 'base64') } : {}),
+      ...(reply.wifiProfileData
+        ? { wifiProfileData: Buffer.from(reply.wifiProfileData, 'base64') }
+        : {}),
+      ...(reply.mdmProfileData
+        ? { mdmProfileData: Buffer.from(reply.mdmProfileData, 'base64') }
+        : {}),
     };
   }
 
@@ -105,15 +121,11 @@ export class ProvisioningClient {
     const { cycleId, ...profile } = attachment;
     let reply;
     try {
-      reply = await this.bus.request(
+      reply = await this.ask(
         RenderProfile,
         { udid: command.udid, cycleId, profile },
-        {
-          subject: command.udid,
-          timeoutMs: this.config.requestTimeoutMs,
-          causationId: command.commandUuid,
-          correlationId: cycleId,
-        },
+        command,
+        cycleId,
       );
     } catch (error) {
       const code = errorCode(error);
