@@ -313,6 +313,8 @@ export class ReturnToServiceService {
    * cycle. The queued erase holds no profile: the commands service asks for them at delivery.
    */
   private async eraseNow(cycle: RtsCycle, device: ManagedDevice, configuration: RtsConfiguration): Promise<void> {
+    // TODO(#4): called from the lock check's event handler, this asks escrow inside that handler's
+    // transaction; the clear belongs after its commit, with the cycle timer as the safety net.
     if (await this.clearActivationLock(device, cycle)) {
       return;
     }
