@@ -38,5 +38,6 @@ RUN mkdir -p /var/lib/turnaround \
 # Numeric, so that Kubernetes can verify runAsNonRoot without a passwd lookup.
 USER 1000:1000
 EXPOSE 8080
-ENTRYPOINT ["node", "--enable-source-maps"]
+# The same node flags as apps/launcher (NODE_FLAGS), which says why the young generation is capped.
+ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=8"]
 CMD ["dist/apps/embedded/src/main.js"]

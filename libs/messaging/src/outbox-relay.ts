@@ -195,7 +195,7 @@ export class OutboxRelay {
       }),
     );
     if (confirmed.length > 0) {
-      await this.gate.run(() => this.gate.repository(OutboxMessageEntity).delete({ seq: In(confirmed) }));
+      await this.gate.run(() => this.deleteRows(confirmed));
     }
     if (failures.length > 0) {
       const seqs = failures.map(({ row }) => row.seq);
@@ -205,6 +205,19 @@ export class OutboxRelay {
     }
 
     return confirmed.length;
+  }
+
+  /**
+   * One statement text whatever the rows: TypeORM writes the numbers of an In() list into the SQL,
+   * so SQLite prepared and cached a new statement for every batch (see TransactionalOutbox.stage).
+   */
+  private async deleteRows(seqs: number[]): Promise<void> {
+    const query = this.gate.repository(OutboxMessageEntity).createQueryBuilder().delete();
+    if (this.dataSource.options.type === 'postgres') {
+      await query.where('"seq" = ANY(:seqs)', { seqs }).execute();
+    } else {
+      await query.where('"seq" IN (SELECT value FROM json_each(:seqs))', { seqs: JSON.stringify(seqs) }).execute();
+    }
   }
 
   /**

@@ -27,13 +27,22 @@ export class TransactionalOutbox {
 
   async stage(envelope: Envelope): Promise<void> {
     await this.gate.transaction(async (manager) => {
-      await manager.insert(OutboxMessageEntity, {
-        messageId: envelope.id,
-        type: envelope.type,
-        subject: envelope.subject,
-        envelope: JSON.stringify(envelope),
-        createdAt: new Date(),
-      });
+      // updateEntity(false): otherwise TypeORM reads the new seq back with a SELECT that has the
+      // number written into its text, so SQLite prepared and cached a new statement per event,
+      // pushing the hot ones out of its cache and keeping the native memory until a full GC.
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(OutboxMessageEntity)
+        .values({
+          messageId: envelope.id,
+          type: envelope.type,
+          subject: envelope.subject,
+          envelope: JSON.stringify(envelope),
+          createdAt: new Date(),
+        })
+        .updateEntity(false)
+        .execute();
       // Delivered on commit only; wakes relays in other processes (or replicas) at once.
       if (this.notify) {
         await manager.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, this.service]);
