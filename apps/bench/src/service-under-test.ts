@@ -247,7 +247,8 @@ export class ServiceUnderTest {
   private spawnProcess(entry: 'embedded' | 'launcher', env: Record<string, string | undefined>) {
     const main = resolve(this.options.distDir, 'apps', entry, 'src', 'main.js');
     const profile = this.options.cpuProfileDir;
-    const nodeArgs = ['--enable-source-maps'];
+    // As `npm start` runs the embedded default (the launcher passes the same to its children).
+    const nodeArgs = ['--enable-source-maps', '--max-semi-space-size=8'];
 
     if (profile && entry === 'embedded') {
       mkdirSync(profile, { recursive: true });
