@@ -82,3 +82,41 @@ export function scansWholeTable(plan: string): boolean {
     /^SCAN \S+ USING (COVERING )?INDEX/m.test(plan)
   );
 }
+
+/** A repository operation, and the index its main question must use (when not a primary key). */
+export type PlannedOperation = readonly [
+  name: string,
+  work: () => Promise<unknown>,
+  index?: string,
+];
+
+/**
+ * One test per operation: every statement it runs reads through an index (no whole-table scan),
+ * and the named index is among the plans. `database` is read when the tests run.
+ */
+export function itReadsThroughIndexes(
+  database: { readonly dataSource: DataSource; readonly logger: StatementLog },
+  operations: readonly PlannedOperation[],
+): void {
+  // Every row as long as the test function's parameters: jest would take a missing one for `done`.
+  const rows = operations.map(([name, work, index]) => [name, work, index ?? null] as const);
+
+  it.each(rows)('reads through an index when %s', async (_name, work, index) => {
+    const statements = await database.logger.during(work);
+    const plans: string[] = [];
+
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      const plan = await queryPlan(database.dataSource, statement);
+      plans.push(plan);
+      expect({ statement: statement.query, plan, wholeTable: scansWholeTable(plan) }).toEqual({
+        statement: statement.query,
+        plan,
+        wholeTable: false,
+      });
+    }
+    if (index) {
+      expect(plans.join('\n')).toContain(index);
+    }
+  });
+}

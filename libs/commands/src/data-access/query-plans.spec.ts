@@ -1,4 +1,9 @@
-import { onEachDatabase, queryPlan, scansWholeTable, StatementLog } from '@turnaround/testing';
+import {
+  itReadsThroughIndexes,
+  onEachDatabase,
+  PlannedOperation,
+  StatementLog,
+} from '@turnaround/testing';
 
 import { CommandQueueRepository } from './command-queue.repository.js';
 import { CommandRetentionRepository } from './command-retention.repository.js';
@@ -29,7 +34,7 @@ describe('the command queue’s query plans', () => {
     });
 
     // The operation, and the index its main question must use (when it is not a primary key).
-    const operations: [string, () => Promise<unknown>, string?][] = [
+    const operations: PlannedOperation[] = [
       [
         'a device asks for its next command',
         () => queue.report({ udid: 'udid-plans', enrollmentId: 'E-PLANS-1', status: 'Idle' }),
@@ -90,28 +95,6 @@ describe('the command queue’s query plans', () => {
       ],
     ];
 
-    // Every row as long as the test function's parameters: jest would take a missing one for `done`.
-    const rows = operations.map(
-      ([operation, work, index]) => [operation, work, index ?? null] as const,
-    );
-
-    it.each(rows)('reads through an index when %s', async (_operation, work, index) => {
-      const statements = await database.logger.during(work);
-      const plans: string[] = [];
-
-      expect(statements.length).toBeGreaterThan(0);
-      for (const statement of statements) {
-        const plan = await queryPlan(database.dataSource, statement);
-        plans.push(plan);
-        expect({ statement: statement.query, plan, wholeTable: scansWholeTable(plan) }).toEqual({
-          statement: statement.query,
-          plan,
-          wholeTable: false,
-        });
-      }
-      if (index) {
-        expect(plans.join('\n')).toContain(index);
-      }
-    });
+    itReadsThroughIndexes(database, operations);
   });
 });

@@ -81,33 +81,9 @@ async function commandView(enrollmentId: string, commandUuid: string) {
   return commands.find((command) => command.commandUuid === commandUuid);
 }
 
-/**
- * Everything the commands service keeps or says: every value of every row of its tables (and
- * the base64 decoding of each, since command bodies are stored as base64), its database files,
- * every event it published and every line it logged.
- */
-async function everythingKept(): Promise<Record<string, Buffer>> {
-  const values: Buffer[] = [];
-  for (const rows of Object.values(await harness.tableRows())) {
-    for (const row of rows) {
-      for (const value of Object.values(row)) {
-        const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8');
-        values.push(bytes, Buffer.from(bytes.toString('utf8'), 'base64'));
-      }
-    }
-  }
-
-  return {
-    rows: Buffer.concat(values),
-    files: harness.databaseFiles(),
-    events: Buffer.from(JSON.stringify(harness.events)),
-    logs: Buffer.from(logs.lines.join('')),
-  };
-}
-
 async function expectNoTraceOf(secret: Buffer): Promise<void> {
-  const found = Object.entries(await everythingKept()).flatMap(([where, haystack]) =>
-    leaksOf(haystack, secret).map((form) => `${form} in ${where}`),
+  const found = Object.entries(await harness.everythingKept(logs.lines)).flatMap(
+    ([where, haystack]) => leaksOf(haystack, secret).map((form) => `${form} in ${where}`),
   );
 
   expect(found).toEqual([]);
@@ -204,7 +180,7 @@ describe('bootstrap token rendered at delivery (issue #3)', () => {
       leaksOf(Buffer.concat([randomBytes(4), Buffer.from(token.toString('hex'))]), token),
     ).toEqual(['hex']);
     // The haystacks are real: the erase itself is in the rows, the files, the events and the logs.
-    const kept = await everythingKept();
+    const kept = await harness.everythingKept(logs.lines);
     expect(
       Object.entries(kept)
         .filter(([, bytes]) => !bytes.includes(erase!))

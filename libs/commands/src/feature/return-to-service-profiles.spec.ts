@@ -1,6 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { CommandDelivered, CommandFailed, RenderReturnToServiceProfiles } from '@turnaround/contracts';
+import {
+  CommandDelivered,
+  CommandFailed,
+  RenderReturnToServiceProfiles,
+} from '@turnaround/contracts';
 import { decodePlist, isPlistDict } from '@turnaround/protocol';
 import type { PlistDict } from '@turnaround/protocol';
 
@@ -78,28 +82,8 @@ function returnToServiceIn(answer: DeviceAnswer): PlistDict {
   return rts;
 }
 
-/** Every row value (and its base64 decoding), the database files, the events and the log lines. */
-async function everythingKept(): Promise<Record<string, Buffer>> {
-  const values: Buffer[] = [];
-  for (const rows of Object.values(await harness.tableRows())) {
-    for (const row of rows) {
-      for (const value of Object.values(row)) {
-        const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8');
-        values.push(bytes, Buffer.from(bytes.toString('utf8'), 'base64'));
-      }
-    }
-  }
-
-  return {
-    rows: Buffer.concat(values),
-    files: harness.databaseFiles(),
-    events: Buffer.from(JSON.stringify(harness.events)),
-    logs: Buffer.from(logs.lines.join('')),
-  };
-}
-
 async function tracesOf(secret: Buffer): Promise<string[]> {
-  return Object.entries(await everythingKept()).flatMap(([where, haystack]) =>
+  return Object.entries(await harness.everythingKept(logs.lines)).flatMap(([where, haystack]) =>
     leaksOf(haystack, secret).map((form) => `${form} in ${where}`),
   );
 }
@@ -126,7 +110,9 @@ describe('Return to Service profiles rendered at delivery (issue #4)', () => {
       { udid: device.udid, enrollmentId, commandUuid: erase, requestType: 'EraseDevice' },
     ]);
     // The capture works and saw the delivery: an empty log would prove nothing.
-    expect(logs.lines.some((line) => line.includes('"command delivered"') && line.includes(erase!))).toBe(true);
+    expect(
+      logs.lines.some((line) => line.includes('"command delivered"') && line.includes(erase!)),
+    ).toBe(true);
     expect(await tracesOf(wifi)).toEqual([]);
     expect(await tracesOf(mdm)).toEqual([]);
     expect(await tracesOf(password)).toEqual([]);
@@ -152,7 +138,9 @@ describe('Return to Service profiles rendered at delivery (issue #4)', () => {
     const retried = await harness.report(device, 'Idle');
 
     expect(commandIn(retried)?.commandUuid).toBe(erase);
-    expect(Buffer.from(returnToServiceIn(retried).WiFiProfileData as Uint8Array).equals(wifi)).toBe(true);
+    expect(Buffer.from(returnToServiceIn(retried).WiFiProfileData as Uint8Array).equals(wifi)).toBe(
+      true,
+    );
   });
 
   it('fetches the bootstrap token and the profiles when the erase needs both', async () => {
@@ -180,7 +168,9 @@ describe('Return to Service profiles rendered at delivery (issue #4)', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.length).toBe(0);
     expect(harness.eventsOf(CommandDelivered, from)).toEqual([]);
-    expect(harness.eventsOf(CommandFailed, from).map((event) => event.data.commandUuid)).toEqual([erase]);
+    expect(harness.eventsOf(CommandFailed, from).map((event) => event.data.commandUuid)).toEqual([
+      erase,
+    ]);
     expect(
       (await harness.repository.listCommands(enrollmentId)).find((c) => c.commandUuid === erase),
     ).toMatchObject({ state: 'refused' });

@@ -207,6 +207,30 @@ export class CommandsTestApp {
     return rows;
   }
 
+  /**
+   * Everything the service kept that a secret could hide in: every row value (and the base64
+   * decoding of each, since command bodies are stored as base64), its database files, every event
+   * it published and the log lines given.
+   */
+  async everythingKept(logLines: readonly string[]): Promise<Record<string, Buffer>> {
+    const values: Buffer[] = [];
+    for (const rows of Object.values(await this.tableRows())) {
+      for (const row of rows) {
+        for (const value of Object.values(row)) {
+          const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8');
+          values.push(bytes, Buffer.from(bytes.toString('utf8'), 'base64'));
+        }
+      }
+    }
+
+    return {
+      rows: Buffer.concat(values),
+      files: this.databaseFiles(),
+      events: Buffer.from(JSON.stringify(this.events)),
+      logs: Buffer.from(logLines.join('')),
+    };
+  }
+
   /** The bytes of the commands database's files as they are on disk now (WAL included). */
   databaseFiles(): Buffer {
     return Buffer.concat(
@@ -395,7 +419,9 @@ export class CommandsTestApp {
       ...(profiles.wifiProfileData
         ? { wifiProfileData: profiles.wifiProfileData.toString('base64') }
         : {}),
-      ...(profiles.mdmProfileData ? { mdmProfileData: profiles.mdmProfileData.toString('base64') } : {}),
+      ...(profiles.mdmProfileData
+        ? { mdmProfileData: profiles.mdmProfileData.toString('base64') }
+        : {}),
     };
   }
 
