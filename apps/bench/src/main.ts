@@ -138,13 +138,14 @@ async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
   }
 }
 
-/** Lets the profiled process exit so V8 writes the profile, then sums up the Idle window. */
+/** Lets the profiled process exit so V8 writes the profile, then sums up the measured window. */
 async function writeProfileSummary(
   service: ServiceUnderTest,
   requests: LoadResult[],
   options: BenchOptions,
 ): Promise<void> {
-  const idle = requests.find((result) => result.kind === 'idle');
+  const [kind] = options.kinds;
+  const measured = requests.find((result) => result.kind === kind);
 
   await service.exitForProfile();
 
@@ -154,19 +155,19 @@ async function writeProfileSummary(
     .map((name) => join(dir, name))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 
-  if (!newest || !idle) {
+  if (!newest || !measured) {
     throw new Error(`no CPU profile was written to ${dir}`);
   }
 
   const summary = summarizeProfile(readProfile(newest), {
-    startUs: idle.windowStartUs,
-    endUs: idle.windowEndUs,
+    startUs: measured.windowStartUs,
+    endUs: measured.windowEndUs,
   });
   const text = [
-    `# Embedded service under signed Idle load (${idle.connections} connections)`,
+    `# Embedded service under signed ${kind} load (${measured.connections} connections)`,
     '',
-    `${Math.round(idle.requestsPerSecond)} Idle/s, p99 ${idle.latencyMs.p99?.toFixed(2)} ms, ` +
-      `${idle.cpuMsPerRequest?.toFixed(3)} ms CPU per request. Profile: ${newest}`,
+    `${Math.round(measured.requestsPerSecond)} requests/s, p99 ${measured.latencyMs.p99?.toFixed(2)} ms, ` +
+      `${measured.cpuMsPerRequest?.toFixed(3)} ms CPU per request. Profile: ${newest}`,
     '',
     renderProfile(summary),
   ].join('\n');
@@ -176,7 +177,7 @@ async function writeProfileSummary(
   // The window again, so the profile can be summed up anew: profile-summary.js FILE START END.
   writeFileSync(
     join(dir, 'window.json'),
-    `${JSON.stringify({ profile: newest, startUs: idle.windowStartUs, endUs: idle.windowEndUs, idle })}\n`,
+    `${JSON.stringify({ profile: newest, startUs: measured.windowStartUs, endUs: measured.windowEndUs, measured })}\n`,
   );
   process.stdout.write(`${text}\n`);
   logger.info({ profile: newest, summary: file }, 'profile summarized');

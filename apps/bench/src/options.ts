@@ -76,8 +76,9 @@ Options
   --out DIR             where results are written (default bench for a full run, else
                         bench/tmp/quick or bench/tmp/custom, so only a full run replaces
                         bench/latest.*)
-  --profile             instead: profile the embedded service (node --cpu-prof) under Idle
-                        load at the highest --connections, and summarize where its time goes
+  --profile             instead: profile the embedded service (node --cpu-prof) under load of
+                        one request kind (--requests, default idle) at the highest
+                        --connections, and summarize where its time goes
   --postgres URL        PostgreSQL to create the run's database in
                         (default postgres://postgres@127.0.0.1:5432/postgres)
   --amqp URL            RabbitMQ (default amqp://guest:guest@127.0.0.1:5672)
@@ -325,8 +326,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
     if (given.has('mode') && !options.modes.every((mode) => mode === 'embedded')) {
       throw new BenchUsageError('--profile runs the embedded service only');
     }
+    if (given.has('requests') && options.kinds.length !== 1) {
+      throw new BenchUsageError('--profile profiles one request kind: give --requests one');
+    }
     options.modes = ['embedded'];
-    options.kinds = ['idle'];
+    options.kinds = given.has('requests') ? options.kinds : ['idle'];
     options.phases = ['requests'];
     options.connections = [Math.max(...options.connections)];
     options.outDir = pick('out', 'bench/tmp/profile');
