@@ -116,6 +116,10 @@ export class CheckinRepository {
     return identity;
   }
 
+  /**
+   * Writes only the columns a TokenUpdate changes, by key: `save` would read each row back first,
+   * and a TokenUpdate comes with every push token change of every device.
+   */
   async tokenUpdate(input: TokenUpdateInput): Promise<TokenUpdateOutcome> {
     return this.gate.transaction(async (manager) => {
       const identity = await manager.findOneBy(IdentityEntity, { fingerprint: input.fingerprint });
@@ -125,52 +129,58 @@ export class CheckinRepository {
       if (identity.udid !== input.udid) {
         throw new IdentityConflictError();
       }
-      const device = await this.upsertDevice(manager, { udid: input.udid });
+      const now = new Date();
+      const device = await this.upsertDevice(manager, { udid: input.udid }, now);
+      const previousEnrollmentId = device.currentEnrollmentId;
       const meaning = meaningOfTokenUpdate({
         identityEnrollmentId: identity.enrollmentId,
-        currentEnrollmentId: device.currentEnrollmentId,
+        currentEnrollmentId: previousEnrollmentId,
         awaitingConfiguration: input.awaitingConfiguration,
       });
-      const now = new Date();
-      const previousEnrollmentId = device.currentEnrollmentId;
-      let enrollment: EnrollmentEntity | null;
+      const pushCredentials = {
+        ...(input.pushToken !== undefined ? { pushToken: input.pushToken } : {}),
+        ...(input.pushMagic !== undefined ? { pushMagic: input.pushMagic } : {}),
+      };
+      let enrollmentId: string;
       if (meaning === 'fresh') {
         if (previousEnrollmentId) {
           await manager.update(EnrollmentEntity, { id: previousEnrollmentId }, { status: 'superseded', updatedAt: now });
         }
-        enrollment = manager.create(EnrollmentEntity, {
-          id: randomUUID(),
+        enrollmentId = randomUUID();
+        await manager.insert(EnrollmentEntity, {
+          id: enrollmentId,
           udid: input.udid,
           status: 'active',
           userEnrollment: identity.userEnrollment,
           awaitingConfiguration: input.awaitingConfiguration,
           topic: input.topic,
-          pushToken: null,
-          pushMagic: null,
+          pushToken: input.pushToken ?? null,
+          pushMagic: input.pushMagic ?? null,
           createdAt: now,
           updatedAt: now,
         });
-        device.currentEnrollmentId = enrollment.id;
       } else {
-        const enrollmentId = meaning === 'repeat' ? identity.enrollmentId! : previousEnrollmentId!;
-        enrollment = await manager.findOneByOrFail(EnrollmentEntity, { id: enrollmentId });
-        enrollment.awaitingConfiguration = input.awaitingConfiguration;
-        enrollment.topic = input.topic;
-        enrollment.status = 'active';
-        device.currentEnrollmentId = enrollment.id;
+        enrollmentId = meaning === 'repeat' ? identity.enrollmentId! : previousEnrollmentId!;
+        const updated = await manager.update(
+          EnrollmentEntity,
+          { id: enrollmentId },
+          { awaitingConfiguration: input.awaitingConfiguration, topic: input.topic, status: 'active', ...pushCredentials, updatedAt: now },
+        );
+        if (updated.affected !== 1) {
+          throw new Error(`enrollment ${enrollmentId} of ${input.udid} is gone`);
+        }
       }
-      enrollment.pushToken = input.pushToken ?? enrollment.pushToken;
-      enrollment.pushMagic = input.pushMagic ?? enrollment.pushMagic;
-      enrollment.updatedAt = now;
-      await manager.save(EnrollmentEntity, enrollment);
-      identity.enrollmentId = enrollment.id;
-      await manager.save(IdentityEntity, identity);
-      device.updatedAt = now;
-      await manager.save(DeviceEntity, device);
+      if (identity.enrollmentId !== enrollmentId) {
+        await manager.update(IdentityEntity, { fingerprint: input.fingerprint }, { enrollmentId });
+      }
+      if (device.currentEnrollmentId !== enrollmentId) {
+        await manager.update(DeviceEntity, { udid: input.udid }, { currentEnrollmentId: enrollmentId, updatedAt: now });
+      }
 
       return {
         meaning,
-        enrollment: { id: enrollment.id, userEnrollment: enrollment.userEnrollment },
+        // The identity's flag is the enrollment's: both come from the same Authenticate.
+        enrollment: { id: enrollmentId, userEnrollment: identity.userEnrollment },
         previousEnrollmentId: meaning === 'fresh' ? previousEnrollmentId : null,
         device: { productName: device.productName, serialNumber: device.serialNumber, osVersion: device.osVersion },
       };
@@ -204,24 +214,35 @@ export class CheckinRepository {
     });
   }
 
-  private async upsertDevice(manager: EntityManager, facts: DeviceFacts): Promise<DeviceEntity> {
+  /** The device row with `facts` applied: inserted when new, else only changed columns written. */
+  private async upsertDevice(manager: EntityManager, facts: DeviceFacts, now = new Date()): Promise<DeviceEntity> {
+    const known = {
+      ...(facts.serialNumber !== undefined ? { serialNumber: facts.serialNumber } : {}),
+      ...(facts.productName !== undefined ? { productName: facts.productName } : {}),
+      ...(facts.osVersion !== undefined ? { osVersion: facts.osVersion } : {}),
+      ...(facts.buildVersion !== undefined ? { buildVersion: facts.buildVersion } : {}),
+    };
     const existing = await manager.findOneBy(DeviceEntity, { udid: facts.udid });
-    const device =
-      existing ??
-      manager.create(DeviceEntity, {
+    if (!existing) {
+      const device = manager.create(DeviceEntity, {
         udid: facts.udid,
         serialNumber: null,
         productName: null,
         osVersion: null,
         buildVersion: null,
         currentEnrollmentId: null,
+        ...known,
+        updatedAt: now,
       });
-    device.serialNumber = facts.serialNumber ?? device.serialNumber;
-    device.productName = facts.productName ?? device.productName;
-    device.osVersion = facts.osVersion ?? device.osVersion;
-    device.buildVersion = facts.buildVersion ?? device.buildVersion;
-    device.updatedAt = new Date();
+      await manager.insert(DeviceEntity, device);
 
-    return manager.save(DeviceEntity, device);
+      return device;
+    }
+    const changed = Object.entries(known).some(([key, value]) => existing[key as keyof typeof known] !== value);
+    if (changed) {
+      await manager.update(DeviceEntity, { udid: facts.udid }, { ...known, updatedAt: now });
+    }
+
+    return Object.assign(existing, known);
   }
 }
