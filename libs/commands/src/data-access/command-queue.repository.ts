@@ -29,6 +29,13 @@ import {
   IdentityProjectionEntity,
 } from './commands.entities.js';
 import { LastSeenRepository } from './last-seen.repository.js';
+import {
+  pendingQueueEntry,
+  PendingQueueRow,
+  pendingQueueStatement,
+  quietIdleStatement,
+  QuietIdleRow,
+} from './queue-statements.js';
 
 /** An identity certificate and the enrollment it belongs to. */
 export interface IdentityBinding {
@@ -162,27 +169,6 @@ export interface CommandView extends CommandRef {
 
 const PENDING = In([...PENDING_STATES]);
 
-// One indexed read answers most Idles: who signed, is the enrollment known, is anything pending.
-// The state list is the code's own constant, never input.
-function quietIdleStatement(gate: DataGate): string {
-  const states = PENDING_STATES.map((state) => `'${state}'`).join(', ');
-
-  return `SELECT i."udid", i."enrollmentId", i."userEnrollment", e."status",
-  EXISTS (SELECT 1 FROM ${gate.table(CommandEntity)} c WHERE c."enrollmentId" = i."enrollmentId"
-    AND c."state" IN (${states})) AS "pending"
-  FROM ${gate.table(IdentityProjectionEntity)} i
-  LEFT JOIN ${gate.table(EnrollmentQueueEntity)} e ON e."enrollmentId" = i."enrollmentId"
-  WHERE i."fingerprint" = $1`;
-}
-
-interface QuietIdleRow {
-  udid: string;
-  enrollmentId: string;
-  userEnrollment: boolean | number;
-  status: string | null;
-  pending: boolean | number;
-}
-
 /** What an Idle needs to know before it can be answered without a transaction. */
 export interface IdleLookup {
   binding: IdentityBinding;
@@ -199,6 +185,7 @@ export interface IdleLookup {
 export class CommandQueueRepository {
   private readonly gate: DataGate;
   private quietIdle?: string;
+  private pendingQueue?: string;
 
   constructor(
     @InjectDataSource('commands') dataSource: DataSource,
@@ -352,9 +339,14 @@ export class CommandQueueRepository {
   async enqueue(input: EnqueueInput): Promise<EnqueueOutcome> {
     return this.transaction(async (manager) => {
       const enrollment = await this.lockEnrollment(manager, input.enrollmentId, input.udid);
+      // Only the asked-for CommandUUIDs and the sequence bounds are read: an enrollment's history
+      // (every command it ever ran, until retention) is not loaded to queue one more.
       const existing = await manager.find(CommandEntity, {
-        select: { commandUuid: true, sequence: true },
-        where: { enrollmentId: input.enrollmentId },
+        select: { commandUuid: true },
+        where: {
+          enrollmentId: input.enrollmentId,
+          commandUuid: In(input.commands.map((command) => command.commandUuid)),
+        },
       });
       const known = new Set(existing.map((command) => command.commandUuid));
       const fresh = newCommands(input.commands, known);
@@ -364,12 +356,15 @@ export class CommandQueueRepository {
       if (fresh.length === 0) {
         return { queued: [], superseded: [], refused: [], ignored };
       }
+      const span = await manager
+        .createQueryBuilder(CommandEntity, 'command')
+        .select('MIN(command.sequence)', 'min')
+        .addSelect('MAX(command.sequence)', 'max')
+        .where('command.enrollmentId = :enrollmentId', { enrollmentId: input.enrollmentId })
+        .getRawOne<{ min: number | string | null; max: number | string | null }>();
       const bounds =
-        existing.length > 0
-          ? {
-              min: Math.min(...existing.map((command) => command.sequence)),
-              max: Math.max(...existing.map((command) => command.sequence)),
-            }
+        span && span.min !== null && span.max !== null
+          ? { min: Number(span.min), max: Number(span.max) }
           : null;
       const sequences = sequencesFor(input.placement, bounds, fresh.length);
       const superseded = enrollment.status === 'superseded';
@@ -507,9 +502,10 @@ export class CommandQueueRepository {
         }
       }
 
-      const pending = await manager.find(CommandEntity, {
-        where: { enrollmentId: input.enrollmentId, state: PENDING },
-      });
+      this.pendingQueue ??= pendingQueueStatement(this.gate);
+      const pending = (
+        await this.gate.select<PendingQueueRow>(this.pendingQueue, [input.enrollmentId])
+      ).map((row) => pendingQueueEntry(input.enrollmentId, row));
       const choice = chooseNext(pending, session.sessionId, deviceConfiguredAt);
       for (const { entry } of choice.refused) {
         await manager.update(
@@ -519,10 +515,14 @@ export class CommandQueueRepository {
         );
       }
       const refused = choice.refused.map(({ entry, reason }) => ({ ...refOf(entry), reason }));
-      const next = choice.next;
-      if (!next) {
+      if (!choice.next) {
         return { ...opened, decision, changed, refused, next: null };
       }
+      // Only the command answered with is read whole: its body and what it waits for.
+      const next = await manager.findOneByOrFail(CommandEntity, {
+        enrollmentId: input.enrollmentId,
+        commandUuid: choice.next.commandUuid,
+      });
       const profile = profileOf(next);
       if (
         next.bootstrapTokenReason !== null ||
@@ -703,6 +703,17 @@ export class CommandQueueRepository {
     enrollmentId: string,
     udid: string,
   ): Promise<EnrollmentQueueEntity> {
+    const options: FindOneOptions<EnrollmentQueueEntity> = { where: { enrollmentId } };
+    if (manager.connection.options.type === 'postgres') {
+      options.lock = { mode: 'pessimistic_write' };
+    }
+    // The row exists for every request but an enrollment's first: read it, and write only then.
+    const found = await manager.findOne(EnrollmentQueueEntity, options);
+    if (found) {
+      return found;
+    }
+    // Two first requests may race here: one inserts, the other's insert is ignored, and both then
+    // read (on PostgreSQL, lock) the one row.
     await manager
       .createQueryBuilder()
       .insert()
@@ -718,10 +729,6 @@ export class CommandQueueRepository {
       })
       .orIgnore()
       .execute();
-    const options: FindOneOptions<EnrollmentQueueEntity> = { where: { enrollmentId } };
-    if (manager.connection.options.type === 'postgres') {
-      options.lock = { mode: 'pessimistic_write' };
-    }
 
     return manager.findOneOrFail(EnrollmentQueueEntity, options);
   }

@@ -196,6 +196,9 @@ export class CommandSessionService {
       // Escrowed before the transaction, or not at all: either way the code goes no further.
       delete report.payload[BYPASS_CODE_REQUEST];
       const read = factsOf(changed.requestType, report.payload);
+      if (changed.requestType === BYPASS_CODE_REQUEST && bypassCodeEscrowed === undefined) {
+        this.logger.warn(commandFields, 'bypass code result holds no code');
+      }
       const facts =
         changed.requestType === BYPASS_CODE_REQUEST
           ? withBypassCodeFacts(read.facts, bypassCodeEscrowed ?? false)
@@ -227,7 +230,13 @@ export class CommandSessionService {
     identity: IdentityBinding,
     commandUuid: string | undefined,
   ): Promise<boolean | undefined> {
-    if (report.status !== 'Acknowledged' || commandUuid === undefined) {
+    // Only a result that carries the key can hold a code: every other report skips the lookup. A
+    // bypass code result without it is told apart in announceResult.
+    if (
+      report.status !== 'Acknowledged' ||
+      commandUuid === undefined ||
+      !Object.hasOwn(report.payload, BYPASS_CODE_REQUEST)
+    ) {
       return undefined;
     }
     const command = await this.repository.findPending(identity.enrollmentId, commandUuid);

@@ -588,6 +588,7 @@ describe('ActivationLockBypassCode results', () => {
     ['an empty code', { ActivationLockBypassCode: '' }],
     ['a code that is not a string', { ActivationLockBypassCode: 42 }],
   ])('with %s, asks escrow nothing and reports bypassCodeEscrowed false', async (_, extra) => {
+    const linesBefore = logs.lines.length;
     const result = await acknowledgeBypassCode(extra);
 
     expect(result.answer.status).toBe(200);
@@ -595,6 +596,11 @@ describe('ActivationLockBypassCode results', () => {
     expect(result.acknowledged.map((event) => event.data.facts)).toEqual([
       { bypassCodeEscrowed: false },
     ]);
+    const warnings = logs.lines
+      .slice(linesBefore)
+      .filter((line) => line.includes('bypass code result holds no code'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(result.bypass);
   });
 
   it('ignores a bypass code in the result of any other command', async () => {
