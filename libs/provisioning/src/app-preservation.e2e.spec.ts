@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
+import Database from 'better-sqlite3';
 
 import {
   AwaitConfiguration,
@@ -28,10 +30,13 @@ import { decodePlist, encodePlistXml, PlistDict } from '@turnaround/protocol';
 import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
+import { ProvisioningRepository } from './data-access/provisioning.repository.js';
 import { profileDigest, profileReferenceKey } from './domain/profile-reference.js';
 import { CycleService } from './feature/cycle.service.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
+import { ReturnToServiceService } from './feature/return-to-service.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
+import { cycleRow } from './testing/cycles.js';
 import { serveEnrollmentProfiles } from './testing/enrollment-profiles.js';
 
 const WIFI = readFileSync(resolve(process.cwd(), '../shared/fixtures/real/profile/wifi-return-to-service-hidden-any.mobileconfig'));
@@ -83,6 +88,8 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
   const escrowed = new Set<string>();
   const unlockOutcome = new Map<string, 'cleared' | 'refused' | 'unavailable' | 'no-code'>();
   const unlockRequests: Record<string, unknown>[] = [];
+  /** What the fake escrow does, per device, while it is asked to clear Activation Lock. */
+  const whileUnlocking = new Map<string, () => void>();
   let app: INestApplication;
   let url = '';
   let apiKey = '';
@@ -106,6 +113,7 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     await transport.serve('escrow', [ClearActivationLock.routingKey], async (envelope) => {
       const data = (envelope as Envelope<Record<string, unknown>>).data;
       unlockRequests.push(data);
+      whileUnlocking.get(String(data.udid))?.();
 
       return { outcome: unlockOutcome.get(String(data.udid)) ?? 'no-code' };
     });
@@ -132,6 +140,9 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
 
   async function emit<T>(contract: { routingKey: string; schema: { parse(v: unknown, p: string): T } }, data: T, udid: string): Promise<void> {
     await transport.publish(createEnvelope(contract as never, 'commands', data as never, { subject: udid }));
+    await transport.idle();
+    // A clear of Activation Lock follows the commit of the handler that asked for it.
+    await app.get(ReturnToServiceService).settled();
     await transport.idle();
   }
 
@@ -466,6 +477,82 @@ describe('provisioning: RTS with app preservation, device triggers, Activation L
     expect(queuedFor('UDID-RETRIED', 'E1').filter((command) => command.requestType === 'EraseDevice')).toHaveLength(1);
     const states = (await cycleOf('UDID-RETRIED')).transitions.map((transition: { to: string }) => transition.to);
     expect(states).not.toContain('failed');
+  });
+
+  it('asks escrow to clear Activation Lock only once the lock check’s answer is committed', async () => {
+    await enroll('UDID-COMMITTED', 'E1', { supervised: true, activationLock: false });
+    unlockOutcome.set('UDID-COMMITTED', 'cleared');
+    const started = (await api('POST', '/return-to-service', { devices: ['UDID-COMMITTED'], configuration: 'standard' })).json.results[0];
+    const check = queuedFor('UDID-COMMITTED', 'E1').at(-1)!;
+    // Another connection to the database file reads only what has been committed.
+    let committed: Record<string, unknown> | undefined;
+    whileUnlocking.set('UDID-COMMITTED', () => {
+      const database = new Database(join(dir, 'provisioning.sqlite'), { readonly: true, fileMustExist: true });
+      try {
+        committed = {
+          device: database.prepare('SELECT "activationLockEnabled" FROM "managed_devices" WHERE "udid" = ?').get('UDID-COMMITTED'),
+          cycle: database.prepare('SELECT "state", "lockCheckedAt" FROM "rts_cycles" WHERE "id" = ?').get(started.cycleId),
+        };
+      } finally {
+        database.close();
+      }
+    });
+
+    await ack('UDID-COMMITTED', 'E1', check, { deviceInformation: { isActivationLockEnabled: true } });
+
+    expect(committed).toEqual({ device: { activationLockEnabled: 1 }, cycle: { state: 'requested', lockCheckedAt: expect.any(String) } });
+    expect(await cycleOf('UDID-COMMITTED')).toMatchObject({ id: started.cycleId, state: 'erase-queued' });
+    expect(queuedFor('UDID-COMMITTED', 'E1').at(-1)!.requestType).toBe('EraseDevice');
+  });
+
+  it('takes up a start left after the lock check’s answer, clearing Activation Lock and queueing the erase', async () => {
+    await enroll('UDID-LEFT', 'E1', { supervised: true, activationLock: false });
+    unlockOutcome.set('UDID-LEFT', 'cleared');
+    const started = (await api('POST', '/return-to-service', { devices: ['UDID-LEFT'], configuration: 'standard' })).json.results[0];
+    const check = queuedFor('UDID-LEFT', 'E1').at(-1)!;
+    // The erase that follows the clear cannot be queued, as when the process stops in between.
+    const enqueue = jest.spyOn(app.get(CycleService), 'enqueue').mockRejectedValueOnce(new Error('database went away'));
+    try {
+      await ack('UDID-LEFT', 'E1', check, { deviceInformation: { isActivationLockEnabled: true } });
+    } finally {
+      enqueue.mockRestore();
+    }
+    const repository = app.get(ProvisioningRepository);
+    expect(await repository.findCycle(started.cycleId)).toMatchObject({ lockCheckedAt: expect.any(Date), eraseQueuedAt: null });
+    expect(queuedFor('UDID-LEFT').map((command) => command.requestType)).not.toContain('EraseDevice');
+
+    await app.get(CycleTimerService).tick(new Date(Date.now() + 31_000));
+    await transport.idle();
+
+    expect(await cycleOf('UDID-LEFT')).toMatchObject({ id: started.cycleId, state: 'erase-queued' });
+    expect(queuedFor('UDID-LEFT', 'E1').filter((command) => command.requestType === 'EraseDevice')).toHaveLength(1);
+    expect(unlockRequests.filter((request) => request.udid === 'UDID-LEFT')).toHaveLength(2);
+  });
+
+  it('asks a supervised device about Activation Lock when its interrupted start is taken up, instead of erasing it', async () => {
+    await enroll('UDID-INTERRUPTED', 'E1', { supervised: true, activationLock: false });
+    const repository = app.get(ProvisioningRepository);
+    const configuration = (await repository.findConfiguration('standard'))!;
+    // The process stopped after storing the cycle and before queueing the lock check.
+    const cycleId = randomUUID();
+    await repository.startCycle(cycleRow(cycleId, 'UDID-INTERRUPTED', 'requested', new Date(), {
+      configurationId: configuration.id,
+      configurationName: configuration.name,
+      enrollmentId: 'E1',
+      eraseCommandUuid: randomUUID().toUpperCase(),
+    }));
+
+    await app.get(CycleTimerService).tick(new Date(Date.now() + 31_000));
+    await transport.idle();
+
+    const check = queuedFor('UDID-INTERRUPTED', 'E1').at(-1)!;
+    expect(check.command).toMatchObject({ RequestType: 'DeviceInformation', Queries: ['IsActivationLockEnabled'] });
+    expect(queuedFor('UDID-INTERRUPTED').map((command) => command.requestType)).not.toContain('EraseDevice');
+    expect(await repository.findCycle(cycleId)).toMatchObject({ lockCheckCommandUuid: check.commandUuid, eraseQueuedAt: null });
+
+    await ack('UDID-INTERRUPTED', 'E1', check, { deviceInformation: { isActivationLockEnabled: false } });
+    expect(await cycleOf('UDID-INTERRUPTED')).toMatchObject({ id: cycleId, state: 'erase-queued' });
+    expect(queuedFor('UDID-INTERRUPTED', 'E1').at(-1)!.requestType).toBe('EraseDevice');
   });
 
   it('clears Activation Lock of a supervised device that asks for RTS itself, whatever it said last', async () => {

@@ -171,6 +171,9 @@ export class RtsCycleEntity implements RtsCycle {
   @Column({ type: 'varchar', length: 64, nullable: true })
   lockCheckCommandUuid!: string | null;
 
+  @Column({ type: Date, nullable: true })
+  lockCheckedAt!: Date | null;
+
   @Column({ type: 'boolean', default: false })
   releaseHeld!: boolean;
 

@@ -69,6 +69,11 @@ export interface RtsCycle {
   snapshotCommandUuid: string | null;
   /** DeviceInformation asking whether Activation Lock is on, right before the erase. */
   lockCheckCommandUuid: string | null;
+  /**
+   * When the device's answer to the lock check was handled. Set while the erase still waits for
+   * Activation Lock to be cleared, it tells the cycle timer the start was left after that answer.
+   */
+  lockCheckedAt: Date | null;
   /** DeviceConfigured is held back until the plan's apps are installed (app preservation). */
   releaseHeld: boolean;
   snapshotNotNows: number;

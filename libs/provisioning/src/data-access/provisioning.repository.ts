@@ -194,9 +194,24 @@ export class ProvisioningRepository {
   /** Changes some fields of a cycle without touching the rest (its state above all). */
   async updateCycle(
     id: string,
-    fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt' | 'preserveApps' | 'preservationDeclined' | 'snapshotNotNows' | 'releaseHeld' | 'lockCheckCommandUuid' | 'deadlineAt' | 'snapshotCommandUuid'>>,
+    fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt' | 'preserveApps' | 'preservationDeclined' | 'snapshotNotNows' | 'releaseHeld' | 'lockCheckCommandUuid' | 'lockCheckedAt' | 'deadlineAt' | 'snapshotCommandUuid'>>,
   ): Promise<void> {
     await this.gate.run(() => this.gate.repository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
+  }
+
+  /**
+   * Gives a cycle the lock check about to be queued, unless it has one already: two replicas'
+   * timers taking up the same interrupted start must not both queue a check. Returns whether this
+   * caller's check is the cycle's.
+   */
+  async claimLockCheck(id: string, commandUuid: string, deadlineAt: Date): Promise<boolean> {
+    const result = await this.gate.run(() =>
+      this.gate
+        .repository(RtsCycleEntity)
+        .update({ id, lockCheckCommandUuid: IsNull() }, { lockCheckCommandUuid: commandUuid, deadlineAt, updatedAt: new Date() }),
+    );
+
+    return (result.affected ?? 0) > 0;
   }
 
   /** A note in a cycle's history that is not a change of state (a forced release). */
@@ -242,15 +257,21 @@ export class ProvisioningRepository {
   }
 
   /**
-   * Cycles the service started and did not get as far as the erase: their process stopped between
-   * storing the cycle and queueing the erase (a supervised device's lock check is queued with the
-   * cycle's own change, so it is never among them).
+   * Cycles the service started and did not get as far as the erase, quiet since `quietSince`: the
+   * process stopped between storing the cycle and queueing its first command (no lock check), or
+   * after the lock check's answer was stored and before Activation Lock was cleared and the erase
+   * queued (lockCheckedAt set, still requested).
    */
   async interruptedStarts(quietSince: Date): Promise<RtsCycle[]> {
+    const quiet = { trigger: 'service' as const, eraseCommandUuid: Not(IsNull()), updatedAt: LessThan(quietSince) };
+
     return this.gate.run(() => this.gate.repository(RtsCycleEntity).find({
+      // Each branch names its state, so each reads through the state index.
       where: [
-        { state: 'requested', trigger: 'service', eraseCommandUuid: Not(IsNull()), lockCheckCommandUuid: IsNull(), updatedAt: LessThan(quietSince) },
-        { state: 'stalled', stalledIn: 'requested', trigger: 'service', eraseCommandUuid: Not(IsNull()), lockCheckCommandUuid: IsNull(), updatedAt: LessThan(quietSince) },
+        { state: 'requested', lockCheckCommandUuid: IsNull(), ...quiet },
+        { state: 'requested', lockCheckedAt: Not(IsNull()), ...quiet },
+        { state: 'stalled', stalledIn: 'requested', lockCheckCommandUuid: IsNull(), ...quiet },
+        { state: 'stalled', stalledIn: 'requested', lockCheckedAt: Not(IsNull()), ...quiet },
       ],
       take: 100,
     }));

@@ -44,6 +44,8 @@ describe('the RTS cycles’ query plans', () => {
         () => repository.releaseDue(now),
         'rts_cycles_state_release_due_at',
       ],
+      // Every branch names its state, so either of the two indexes led by the state may serve it.
+      ['the timer looks for interrupted starts', () => repository.interruptedStarts(now)],
       [
         'a device’s cycles and their history are listed',
         async () => {

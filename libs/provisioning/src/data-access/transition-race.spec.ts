@@ -51,7 +51,7 @@ describe('cycle transition compare-and-set on PostgreSQL', () => {
     const cycle: RtsCycle = {
       id: randomUUID(), udid, configurationId: 'c', configurationName: 'c', trigger: 'service', state: 'requested', stalledIn: null, reason: null,
       enrollmentId: 'E1', newEnrollmentId: null, eraseCommandUuid: randomUUID(), releaseCommandUuid: null, planSteps: '{}', mdmProfileBecause: null,
-      preserveApps: false, preservationDeclined: null, snapshotCommandUuid: null, lockCheckCommandUuid: null, releaseHeld: false, snapshotNotNows: 0,
+      preserveApps: false, preservationDeclined: null, snapshotCommandUuid: null, lockCheckCommandUuid: null, lockCheckedAt: null, releaseHeld: false, snapshotNotNows: 0,
       snapshotApps: null, snapshotStartedAt: null, requestedAt: now, eraseQueuedAt: null, eraseAcknowledgedAt: null, provisioningAt: null,
       configuredAt: null, returnedAt: null, endedAt: null, deadlineAt: now, releaseDueAt: null, updatedAt: now,
     };

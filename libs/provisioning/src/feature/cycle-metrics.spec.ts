@@ -270,6 +270,7 @@ function cycleInState(state: RtsCycle['state'], times: Partial<RtsCycle>): RtsCy
     preservationDeclined: null,
     snapshotCommandUuid: null,
     lockCheckCommandUuid: null,
+    lockCheckedAt: null,
     releaseHeld: false,
     snapshotNotNows: 0,
     snapshotApps: null,

@@ -7,13 +7,17 @@ import { CycleService } from './cycle.service.js';
 import { ReturnToServiceService } from './return-to-service.service.js';
 
 const TICK_MS = 1_000;
-/** A started cycle this long without its erase was left by a process that stopped. */
+/**
+ * A started cycle this long without its erase (or its lock check) was left by a process that
+ * stopped; a clear under way in this process is skipped however long it takes.
+ */
 const INTERRUPTED_START_MS = 30_000;
 
 /**
  * Watches the clock for cycles: a missed phase deadline stalls the cycle with its reason, a passed
  * release timeout sends DeviceConfigured ahead of whatever the plan still has queued, and a start
- * interrupted before its erase (the process was killed) is taken up again.
+ * interrupted before its erase (the process was killed, or what follows the lock check's answer
+ * failed) is taken up again.
  *
  * Every replica of the service ticks. That is safe because each action is a compare-and-set on the
  * cycle's stored state (a second replica's transition finds the state moved on and does nothing),
@@ -57,7 +61,7 @@ export class CycleTimerService implements OnApplicationBootstrap, OnApplicationS
       for (const cycle of await this.repository.interruptedStarts(new Date(now.getTime() - INTERRUPTED_START_MS))) {
         this.logger.warn({ udid: cycle.udid, cycleId: cycle.id }, 'cycle start was interrupted before its erase; resuming');
         resumed.add(cycle.id);
-        await this.returnToService.lockChecked(cycle);
+        await this.returnToService.resumeStart(cycle);
       }
       for (const cycle of (await this.repository.overdueCycles(now)).filter((due) => !resumed.has(due.id))) {
         await this.cycles.apply(cycle, { type: 'deadline-passed', reason: `no progress in ${cycle.state} before ${cycle.deadlineAt?.toISOString()}` });

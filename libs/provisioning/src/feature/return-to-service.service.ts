@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
-import { Inject, Injectable } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 
 import {
   CheckEnrollmentPolicy,
@@ -15,7 +17,7 @@ import {
   ReturnToServiceAnswered,
 } from '@turnaround/contracts';
 import { MessageBus } from '@turnaround/messaging';
-import { createLogger } from '@turnaround/platform';
+import { createLogger, runWithNewLogContext } from '@turnaround/platform';
 import { buildDeviceInformation, buildEraseDevice } from '@turnaround/protocol';
 
 import { inferDeviceTrigger, preservationBlocker } from '../domain/app-preservation.js';
@@ -71,8 +73,10 @@ type ProfilesReply = ReplyOf<typeof RenderReturnToServiceProfiles>;
  * configuration's OS-version policy.
  */
 @Injectable()
-export class ReturnToServiceService {
+export class ReturnToServiceService implements BeforeApplicationShutdown {
   private readonly logger = createLogger('ReturnToServiceService');
+  /** Clears and erases running after a lock check's handler committed, by cycle id. */
+  private readonly afterCommitStarts = new Map<string, Promise<void>>();
 
   constructor(
     private readonly bus: MessageBus,
@@ -230,20 +234,9 @@ export class ReturnToServiceService {
     const cycle = await this.open(device, configuration, 'service', need.required ? need.because : null, randomUUID().toUpperCase());
     // The device keeps this configuration for the RTS it may later ask for itself.
     await this.repository.updateDevice(udid, { rtsConfigurationId: configuration.id });
+    // An unsupervised device's bypass code cannot be had, so for it the last report decides.
     if (device.supervised === true) {
-      // A person may have turned Activation Lock on since the device last said: ask again right
-      // before the erase, and go on when it answers. An unsupervised device's bypass code cannot
-      // be had, so for it the last report decides.
-      const check = queued(buildDeviceInformation(['IsActivationLockEnabled']));
-      cycle.lockCheckCommandUuid = check.commandUuid;
-      cycle.deadlineAt = new Date(Date.now() + this.settings.phaseDeadlineSeconds * 1000);
-      await this.startFailsWith(cycle, () =>
-        this.repository.unitOfWork(async () => {
-          await this.repository.updateCycle(cycle.id, { lockCheckCommandUuid: check.commandUuid, deadlineAt: cycle.deadlineAt });
-          await this.cycles.enqueue(udid, cycle.enrollmentId, [check], cycle.id);
-        }),
-      );
-      this.logger.info({ udid, cycleId: cycle.id, commandUuid: check.commandUuid }, 'activation lock checked before the erase');
+      await this.startFailsWith(cycle, () => this.queueLockCheck(cycle));
 
       return cycle.id;
     }
@@ -254,10 +247,15 @@ export class ReturnToServiceService {
 
   /**
    * The device answered whether Activation Lock is on (its facts are stored): clear it, then erase.
-   * Also resumes a start that a stopped process left before its erase (no cause then).
+   *
+   * Inside the answer's handler the erase is queued in the handler's own transaction when no clear
+   * is needed. A clear asks escrow, which asks Apple, for up to five request timeouts: that must
+   * not hold the transaction (on SQLite the one writer lock), so only the answer is recorded on
+   * the cycle there, and the clear and the erase follow the commit. If they cannot, or the process
+   * stops first, the cycle timer takes the recorded answer up again.
    */
   async lockChecked(cycle: RtsCycle, causationId?: string): Promise<void> {
-    if (cycle.state !== 'requested' && !(cycle.state === 'stalled' && cycle.stalledIn === 'requested')) {
+    if (!awaitsErase(cycle)) {
       return;
     }
     const device = await this.repository.findDevice(cycle.udid);
@@ -266,6 +264,15 @@ export class ReturnToServiceService {
       await this.cycles.apply(cycle, { type: 'start-failed', reason: 'the device or its RTS configuration is gone' }, causationId);
 
       return;
+    }
+    if (this.repository.inUnitOfWork) {
+      cycle.lockCheckedAt = new Date();
+      if (clearNeeded(device, false)) {
+        await this.repository.updateCycle(cycle.id, { lockCheckedAt: cycle.lockCheckedAt });
+        this.repository.afterCommit(() => this.clearAfterCommit(cycle));
+
+        return;
+      }
     }
     try {
       await this.startFailsWith(cycle, async () => this.eraseNow(cycle, device, configuration));
@@ -278,6 +285,40 @@ export class ReturnToServiceService {
       }
       this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: (error as Error).message }, 'erase not queued after the activation lock check');
     }
+  }
+
+  /**
+   * Takes up a start that a stopped process left before its erase (the cycle timer, after a quiet
+   * time). A supervised device that was never asked whether Activation Lock is on is asked now,
+   * as a start asks it; every other start goes on to the clear and the erase.
+   */
+  async resumeStart(cycle: RtsCycle): Promise<void> {
+    if (this.afterCommitStarts.has(cycle.id)) {
+      // Its clear is still under way in this process (escrow may take longer than the quiet time).
+      return;
+    }
+    if (cycle.lockCheckCommandUuid === null && (await this.repository.findDevice(cycle.udid))?.supervised === true) {
+      try {
+        await this.startFailsWith(cycle, () => this.queueLockCheck(cycle));
+      } catch (error) {
+        this.logger.warn({ udid: cycle.udid, cycleId: cycle.id, reason: (error as Error).message }, 'activation lock check not queued for the resumed start');
+      }
+
+      return;
+    }
+    await this.lockChecked(cycle);
+  }
+
+  /** Resolves once the clears and erases started after a commit have ended. */
+  async settled(): Promise<void> {
+    while (this.afterCommitStarts.size > 0) {
+      await Promise.all([...this.afterCommitStarts.values()]);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    // A clear cut off halfway would leave the cycle to the next process's timer half a minute on.
+    await this.settled();
   }
 
   /**
@@ -313,8 +354,6 @@ export class ReturnToServiceService {
    * cycle. The queued erase holds no profile: the commands service asks for them at delivery.
    */
   private async eraseNow(cycle: RtsCycle, device: ManagedDevice, configuration: RtsConfiguration): Promise<void> {
-    // TODO(#4): called from the lock check's event handler, this asks escrow inside that handler's
-    // transaction; the clear belongs after its commit, with the cycle timer as the safety net.
     if (await this.clearActivationLock(device, cycle)) {
       return;
     }
@@ -346,6 +385,60 @@ export class ReturnToServiceService {
       },
       'return to service queued',
     );
+  }
+
+  /**
+   * Asks a supervised device, right before its erase, whether Activation Lock is on; the cycle goes
+   * on when it answers (lockChecked). A person may have turned it on since the device last said.
+   */
+  private async queueLockCheck(cycle: RtsCycle): Promise<void> {
+    const check = queued(buildDeviceInformation(['IsActivationLockEnabled']));
+    const deadlineAt = new Date(Date.now() + this.settings.phaseDeadlineSeconds * 1000);
+    const claimed = await this.repository.unitOfWork(async () => {
+      if (!(await this.repository.claimLockCheck(cycle.id, check.commandUuid, deadlineAt))) {
+        return false;
+      }
+      await this.cycles.enqueue(cycle.udid, cycle.enrollmentId, [check], cycle.id);
+
+      return true;
+    });
+    if (!claimed) {
+      return;
+    }
+    cycle.lockCheckCommandUuid = check.commandUuid;
+    cycle.deadlineAt = deadlineAt;
+    this.logger.info({ udid: cycle.udid, cycleId: cycle.id, commandUuid: check.commandUuid }, 'activation lock checked before the erase');
+  }
+
+  /**
+   * Called once the lock check's handler committed: clears Activation Lock and queues the erase,
+   * outside any transaction. Runs on a later turn, when the committed unit has let go of the
+   * database; what fails is logged and left to the cycle timer.
+   */
+  private clearAfterCommit(answered: RtsCycle): void {
+    const { id: cycleId, udid } = answered;
+    if (this.afterCommitStarts.has(cycleId)) {
+      return;
+    }
+    const work = nextTurn()
+      .then(() => runWithNewLogContext('activation-lock-clear', async () => {
+        // Read again: the cycle may have moved on (replaced, or its start taken up elsewhere).
+        const cycle = await this.repository.findCycle(cycleId);
+        if (!cycle || !awaitsErase(cycle)) {
+          return;
+        }
+        const device = await this.repository.findDevice(udid);
+        const configuration = await this.repository.findConfiguration(cycle.configurationId);
+        if (!device || !configuration) {
+          throw new Error('the device or its RTS configuration is gone');
+        }
+        await this.eraseNow(cycle, device, configuration);
+      }))
+      .catch((error: unknown) => {
+        this.logger.warn({ udid, cycleId, reason: (error as Error).message }, 'activation lock not cleared after the lock check; the cycle timer takes the start up again');
+      })
+      .finally(() => this.afterCommitStarts.delete(cycleId));
+    this.afterCommitStarts.set(cycleId, work);
   }
 
   /** A cycle whose next command cannot be queued fails at once rather than stall an hour later. */
@@ -391,6 +484,7 @@ export class ReturnToServiceService {
       preservationDeclined: declined,
       snapshotCommandUuid: null,
       lockCheckCommandUuid: null,
+      lockCheckedAt: null,
       releaseHeld: false,
       snapshotNotNows: 0,
       snapshotApps: null,
@@ -449,10 +543,10 @@ export class ReturnToServiceService {
    * lock was off, the cycle goes on and records it.
    */
   private async clearActivationLock(device: ManagedDevice, cycle: RtsCycle, preemptive = false): Promise<string | null> {
-    const known = device.activationLockEnabled === true;
-    if (!known && !preemptive) {
+    if (!clearNeeded(device, preemptive)) {
       return null;
     }
+    const known = device.activationLockEnabled === true;
     let failure: string | null;
     if (!device.serialNumber || !device.productName) {
       failure = 'the device has not reported its serial number and product type yet';
@@ -555,4 +649,17 @@ export class ReturnToServiceService {
       );
     }
   }
+}
+
+/** Whether a started cycle still waits for its erase to be queued (a stalled one may resume). */
+function awaitsErase(cycle: RtsCycle): boolean {
+  return cycle.state === 'requested' || (cycle.state === 'stalled' && cycle.stalledIn === 'requested');
+}
+
+/**
+ * Whether Activation Lock is cleared before the erase: when the device last said it is on, and
+ * whatever it said when the clear is `preemptive` (see clearActivationLock).
+ */
+function clearNeeded(device: ManagedDevice, preemptive: boolean): boolean {
+  return preemptive || device.activationLockEnabled === true;
 }

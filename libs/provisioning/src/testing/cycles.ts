@@ -31,6 +31,7 @@ export function cycleRow(
     preservationDeclined: null,
     snapshotCommandUuid: null,
     lockCheckCommandUuid: null,
+    lockCheckedAt: null,
     releaseHeld: false,
     snapshotNotNows: 0,
     snapshotApps: null,
