@@ -16,6 +16,18 @@ class ShelfEntity {
   count!: number;
 }
 
+@Entity({ name: 'crate' })
+class CrateEntity {
+  @PrimaryColumn({ type: 'varchar', length: 32 })
+  id!: string;
+
+  @Column({ type: Date })
+  packedAt!: Date;
+
+  @Column({ type: 'boolean' })
+  sealed!: boolean;
+}
+
 async function onServer(
   work: (client: pg.Client) => Promise<unknown>,
   url: string = POSTGRES,
@@ -46,7 +58,7 @@ afterAll(async () => {
   await onServer((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
 });
 
-describe.each(['sqlite', 'postgres'] as const)('DataGate.select on %s', (dialect) => {
+describe.each(['sqlite', 'postgres'] as const)('DataGate.select and write on %s', (dialect) => {
   let dataSource: DataSource;
   let gate: DataGate;
   let shelf: string;
@@ -56,12 +68,17 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select on %s', (dialect
     url.pathname = `/${database}`;
     dataSource = await new DataSource(
       dialect === 'sqlite'
-        ? { type: 'better-sqlite3', database: ':memory:', entities: [ShelfEntity], synchronize: true }
+        ? {
+            type: 'better-sqlite3',
+            database: ':memory:',
+            entities: [ShelfEntity, CrateEntity],
+            synchronize: true,
+          }
         : {
             type: 'postgres',
             url: url.toString(),
             schema: 'stock',
-            entities: [ShelfEntity],
+            entities: [ShelfEntity, CrateEntity],
             synchronize: false,
           },
     );
@@ -70,6 +87,9 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select on %s', (dialect
         await client.query('CREATE SCHEMA stock');
         await client.query(
           'CREATE TABLE stock.shelf (name varchar(32) PRIMARY KEY, count integer NOT NULL)',
+        );
+        await client.query(
+          'CREATE TABLE stock.crate (id varchar(32) PRIMARY KEY, "packedAt" timestamp NOT NULL, sealed boolean NOT NULL)',
         );
       }, url.toString());
     }
@@ -152,5 +172,58 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select on %s', (dialect
     await rolledBack;
 
     expect(await read).toEqual([]);
+  });
+
+  it('writes dates and booleans as TypeORM stores them, and returns what RETURNING gives', async () => {
+    const crate = gate.table(CrateEntity);
+    const packedAt = new Date('2026-12-05T02:07:38.894Z');
+    const insert = `INSERT INTO ${crate} ("id", "packedAt", "sealed") VALUES ($1, $2, $3)
+      ON CONFLICT ("id") DO NOTHING RETURNING "id"`;
+
+    expect(await gate.write(insert, ['crate-1', packedAt, true])).toEqual({
+      rows: [{ id: 'crate-1' }],
+      affected: 1,
+    });
+    // A second insert of the key changes nothing and returns no row.
+    expect(await gate.write(insert, ['crate-1', new Date(), false])).toEqual({
+      rows: [],
+      affected: 0,
+    });
+    expect(await gate.repository(CrateEntity).findOneByOrFail({ id: 'crate-1' })).toEqual({
+      id: 'crate-1',
+      packedAt,
+      sealed: true,
+    });
+  });
+
+  it('counts the rows a write changed, inside a unit of work and outside one', async () => {
+    const crate = gate.table(CrateEntity);
+    await gate.repository(CrateEntity).insert([
+      { id: 'crate-2', packedAt: new Date(), sealed: false },
+      { id: 'crate-3', packedAt: new Date(), sealed: false },
+    ]);
+    const seal = `UPDATE ${crate} SET "sealed" = $1 WHERE "id" IN ($2, $3)`;
+
+    expect(await gate.write(seal, [true, 'crate-2', 'nothing'])).toEqual({ rows: [], affected: 1 });
+    const inside = await gate.transaction(() => gate.write(seal, [true, 'crate-2', 'crate-3']));
+    expect(inside.affected).toBe(2);
+    expect(
+      (await gate.repository(CrateEntity).findBy({ sealed: true })).map((row) => row.id).sort(),
+    ).toEqual(expect.arrayContaining(['crate-2', 'crate-3']));
+  });
+
+  it('writes inside a unit of work that rolls back leave nothing', async () => {
+    const crate = gate.table(CrateEntity);
+    const unit = gate.transaction(async () => {
+      await gate.write(`INSERT INTO ${crate} ("id", "packedAt", "sealed") VALUES ($1, $2, $3)`, [
+        'crate-4',
+        new Date(),
+        true,
+      ]);
+      throw new Error('rolled back on purpose');
+    });
+
+    await expect(unit).rejects.toThrow('rolled back on purpose');
+    expect(await gate.repository(CrateEntity).findOneBy({ id: 'crate-4' })).toBeNull();
   });
 });

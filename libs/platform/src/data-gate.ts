@@ -21,16 +21,29 @@ interface PreparedStatement {
   sqlite?: string;
   /** For each `?` of the SQLite text, which parameter it takes. */
   order?: number[];
-  prepared?: { all(...params: unknown[]): unknown[] };
+  prepared?: SqliteStatement;
 }
 
 /** The parts of better-sqlite3's connection and pg's pool the gate uses, as TypeORM holds them. */
+interface SqliteStatement {
+  /** Whether the statement returns rows (a SELECT, or a write with RETURNING). */
+  readonly reader: boolean;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+}
+
 interface SqliteConnection {
-  prepare(text: string): { all(...params: unknown[]): unknown[] };
+  prepare(text: string): SqliteStatement;
 }
 
 interface PostgresPool {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
+
+/** What a {@link DataGate.write} did: the rows its RETURNING gave, and how many rows it changed. */
+export interface WriteResult<Row> {
+  rows: Row[];
+  affected: number;
 }
 
 const ambient = new AsyncLocalStorage<ReadonlyMap<DataSource, Ambient>>();
@@ -133,28 +146,46 @@ export class DataGate {
    * on the shared connection.
    */
   async select<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
+    return (await this.execute<Row>(text, params)).rows;
+  }
+
+  /**
+   * Runs one writing statement as {@link select} runs a read: inside the unit of work if there is
+   * one, else on its own (its own transaction). `RETURNING` rows come back in `rows` on both
+   * databases. Dates and booleans are bound as TypeORM stores them, so rows written here read
+   * back through entities unchanged.
+   */
+  write<Row = never>(text: string, params: readonly unknown[]): Promise<WriteResult<Row>> {
+    return this.execute<Row>(text, params);
+  }
+
+  private async execute<Row>(text: string, params: readonly unknown[]): Promise<WriteResult<Row>> {
     const unit = this.current();
     const statement = this.statementFor(text);
-    const values = statement.order ? statement.order.map((index) => params[index]) : [...params];
+    const ordered = statement.order ? statement.order.map((index) => params[index]) : [...params];
+    const values = this.serial ? ordered.map(sqliteValue) : ordered;
     if (unit) {
-      return (await unit.manager.query(statement.sqlite ?? text, values)) as Row[];
+      const result = await unit.manager.queryRunner!.query(statement.sqlite ?? text, values, true);
+
+      return { rows: (result.records ?? []) as Row[], affected: result.affected ?? 0 };
     }
     // TypeORM tells its logger of every statement it runs; these are told the same way.
     this.dataSource.logger.logQuery(statement.sqlite ?? text, values);
     if (this.serial) {
       return this.run(async () => {
         const prepared = (statement.prepared ??= this.sqliteConnection().prepare(statement.sqlite!));
+        if (prepared.reader) {
+          const rows = prepared.all(...values) as Row[];
 
-        return prepared.all(...values) as Row[];
+          return { rows, affected: rows.length };
+        }
+
+        return { rows: [], affected: prepared.run(...values).changes };
       });
     }
-    const result = await this.postgresPool().query({
-      name: statement.name,
-      text,
-      values,
-    });
+    const result = await this.postgresPool().query({ name: statement.name, text, values });
 
-    return result.rows as Row[];
+    return { rows: result.rows as Row[], affected: result.rowCount ?? 0 };
   }
 
   /** An entity's table as a {@link select} text names it: quoted, with its schema if it has one. */
@@ -223,4 +254,16 @@ export class DataGate {
 
     return unit && !unit.ended ? unit : undefined;
   }
+}
+
+/** A value as TypeORM binds it on SQLite: dates as UTC `YYYY-MM-DD HH:MM:SS.SSS`, booleans as 0/1. */
+function sqliteValue(value: unknown): unknown {
+  if (value instanceof Date) {
+    return value.toISOString().slice(0, 23).replace('T', ' ');
+  }
+  if (typeof value === 'boolean') {
+    return value ? 1 : 0;
+  }
+
+  return value;
 }
