@@ -148,12 +148,19 @@ function route(path: string): number | undefined {
   return SERVICES.find((service) => service.prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`)))?.port;
 }
 
-async function stop(code: number): Promise<void> {
+async function stop(code: number, signal?: NodeJS.Signals): Promise<void> {
+  const startedAt = performance.now();
+  if (!stopping) {
+    logger.info({ signal }, 'shutdown started');
+  }
   stopping = true;
   for (const child of children.values()) {
     child.kill('SIGTERM');
   }
-  setTimeout(() => process.exit(code), 3_000).unref();
+  setTimeout(() => {
+    logger.info({ signal, durationMs: Math.round(performance.now() - startedAt) }, 'shutdown finished');
+    process.exit(code);
+  }, 3_000).unref();
 }
 
 async function main(): Promise<void> {
@@ -182,8 +189,8 @@ async function main(): Promise<void> {
   });
   router.keepAliveTimeout = 65_000;
   router.listen(routerPort, '127.0.0.1', () => logger.info({ url: publicUrl, services: SERVICES.map((service) => `${service.name}:${service.port}`) }, 'distributed services started'));
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', (signal) => void stop(0, signal));
+  process.on('SIGTERM', (signal) => void stop(0, signal));
 }
 
 main().catch((error: unknown) => {

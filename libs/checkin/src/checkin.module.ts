@@ -27,7 +27,10 @@ export class CheckinModule {
       module: CheckinModule,
       imports: [
         ...persistenceFor(CHECKIN_SCHEMA, config),
-        MessagingModule.forService('checkin', transport, { relay: config.outboxRelay }),
+        MessagingModule.forService('checkin', transport, {
+          relay: config.outboxRelay,
+          inboxRetentionDays: config.inboxRetentionDays,
+        }),
       ],
       controllers: [CheckinRoutesController, ScepController, CheckinRequestsConsumer],
       providers: [
@@ -55,7 +58,7 @@ export class CheckinModule {
         MachineInfoEnrollmentService,
         ReturnToServiceCheckinService,
         ScepService,
-        CheckinRetentionService.provider(config),
+        CheckinRetentionService,
       ],
     };
   }

@@ -31,7 +31,10 @@ export class CommandsModule {
       module: CommandsModule,
       imports: [
         ...persistenceFor(COMMANDS_SCHEMA, config),
-        MessagingModule.forService('commands', transport, { relay: config.outboxRelay }),
+        MessagingModule.forService('commands', transport, {
+          relay: config.outboxRelay,
+          inboxRetentionDays: config.inboxRetentionDays,
+        }),
       ],
       controllers: [CommandSessionController, QueueEventsConsumer],
       providers: [

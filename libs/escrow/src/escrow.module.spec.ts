@@ -1297,6 +1297,15 @@ describe('EscrowModule Activation Lock', () => {
     expect(
       await sql(running, "SELECT id FROM escrow_audit WHERE action IN ('fetch', 'unlock')"),
     ).toEqual([]);
+    // Only a code that could not be used is worth a warning; no code is every cycle's case.
+    const notCleared = logs.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'activation lock not cleared')
+      .map(({ udid, outcome, level }) => ({ udid, outcome, level }));
+    expect(notCleared).toEqual([
+      { udid: withCode, outcome: 'unavailable', level: 'warn' },
+      { udid: without, outcome: 'no-code', level: 'info' },
+    ]);
   });
 
   it('refuses a code whose subject is another device, and stores nothing', async () => {

@@ -36,7 +36,10 @@ export class EscrowModule {
       module: EscrowModule,
       imports: [
         ...persistenceFor(ESCROW_SCHEMA, config),
-        MessagingModule.forService('escrow', transport, { relay: config.outboxRelay }),
+        MessagingModule.forService('escrow', transport, {
+          relay: config.outboxRelay,
+          inboxRetentionDays: config.inboxRetentionDays,
+        }),
       ],
       controllers: [EscrowConsumer],
       providers: [

@@ -6,6 +6,7 @@ import { ServiceName } from '@turnaround/contracts';
 import { registerOutboxMetrics } from '@turnaround/platform';
 
 import { BusClient } from './bus.client.js';
+import { InboxRetentionService } from './inbox-retention.service.js';
 import { MessageBus } from './message-bus.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { MessageInbox, TransactionalOutbox } from './outbox.js';
@@ -27,6 +28,8 @@ export interface MessagingOptions {
    * process does (distributed deployments that scale the relay apart from the service).
    */
   relay?: 'in-process' | 'external';
+  /** Days a handled message id is kept (TURNAROUND_INBOX_RETENTION_DAYS). */
+  inboxRetentionDays: number;
 }
 
 /** Starts and stops the in-process relay with the application. */
@@ -57,11 +60,12 @@ class RelayLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
 
 /**
  * Gives one service its MessageBus over the transport the process chose. Events go through the
- * service's transactional outbox; handled messages are recorded in its inbox.
+ * service's transactional outbox; handled messages are recorded in its inbox, and a retention
+ * job of the module's own forgets them once they are old.
  */
 @Module({})
 export class MessagingModule {
-  static forService(service: ServiceName, transport: MessageTransport, options: MessagingOptions = {}): DynamicModule {
+  static forService(service: ServiceName, transport: MessageTransport, options: MessagingOptions): DynamicModule {
     const dataSource = getDataSourceToken(service);
 
     return {
@@ -79,6 +83,11 @@ export class MessagingModule {
           provide: MessageBus,
           inject: [TransactionalOutbox],
           useFactory: (outbox: TransactionalOutbox) => new MessageBus(service, new BusClient(transport), outbox),
+        },
+        {
+          provide: InboxRetentionService,
+          inject: [MessageInbox],
+          useFactory: (inbox: MessageInbox) => new InboxRetentionService(service, options.inboxRetentionDays, inbox),
         },
         RelayLifecycle,
       ],

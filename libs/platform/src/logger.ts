@@ -100,3 +100,35 @@ export function redirectLogs(destination: { write(line: string): void }): () => 
     root[pino.symbols.streamSym] = original;
   };
 }
+
+/**
+ * Resolves once the lines logged so far have been written, or after `timeoutMs`. pino writes
+ * stdout asynchronously and writes what is left in the process's `exit` event, which a process
+ * that ends by re-raising its stop signal (as Nest's shutdown does) never gets.
+ */
+export function logsWritten(timeoutMs = 1_000): Promise<void> {
+  const root = rootLogger() as unknown as Record<symbol, unknown>;
+  const stream = root[pino.symbols.streamSym] as {
+    write(line: string): unknown;
+    once?(event: 'drain', listener: () => void): unknown;
+    removeListener?(event: 'drain', listener: () => void): unknown;
+  };
+  if (typeof stream.once !== 'function') {
+    return Promise.resolve();
+  }
+
+  return new Promise((done) => {
+    const drained = () => {
+      clearTimeout(timer);
+      done();
+    };
+    const timer = setTimeout(() => {
+      stream.removeListener?.('drain', drained);
+      done();
+    }, timeoutMs);
+    stream.once?.('drain', drained);
+    // pino's stream (sonic-boom) reports 'drain' once everything before an empty write is out,
+    // whether or not a write was under way.
+    stream.write('');
+  });
+}

@@ -30,7 +30,10 @@ export class ProvisioningModule {
       module: ProvisioningModule,
       imports: [
         ...persistenceFor(PROVISIONING_SCHEMA, config),
-        MessagingModule.forService('provisioning', transport, { relay: config.outboxRelay }),
+        MessagingModule.forService('provisioning', transport, {
+          relay: config.outboxRelay,
+          inboxRetentionDays: config.inboxRetentionDays,
+        }),
       ],
       controllers: [AdminController, WorkflowConsumer, DeviceRequestsConsumer],
       providers: [

@@ -14,6 +14,7 @@ import { mountMetricsRoute } from './metrics-route.js';
 import { NestLogger } from './nest-logger.js';
 import { requestContext } from './request-context.js';
 import { serveDeviceRoutesDirectly } from './device-route-server.js';
+import { closeOnSignals } from './shutdown.js';
 import { createTransport } from './transport-factory.js';
 
 export interface ServiceModules {
@@ -56,7 +57,7 @@ export async function startServices(
   for (const { service } of services) {
     app.connectMicroservice({ strategy: BusServer.forService(app, service, transport) });
   }
-  app.enableShutdownHooks();
+  closeOnSignals(app);
   await app.startAllMicroservices();
   await app.listen(config.port, config.host);
   logger.info(

@@ -14,6 +14,7 @@ import { runMain } from './bootstrap.js';
 import { mountHealthRoutes } from './health.js';
 import { mountMetricsRoute } from './metrics-route.js';
 import { NestLogger } from './nest-logger.js';
+import { closeOnSignals } from './shutdown.js';
 import { createTransport } from './transport-factory.js';
 
 const SERVICES: readonly ServiceName[] = ['checkin', 'commands', 'escrow', 'provisioning'];
@@ -93,7 +94,7 @@ export function runRelay(defaultPort: number): void {
     const app = await NestFactory.create(RelayModule.register(config, transport), { logger: new NestLogger() });
     mountHealthRoutes(app, SERVICES, transport);
     mountMetricsRoute(app);
-    app.enableShutdownHooks();
+    closeOnSignals(app);
     await app.listen(config.port, config.host);
     createLogger('Relay').info({ url: `http://${config.host}:${config.port}`, services: SERVICES }, 'outbox relay started');
 

@@ -1,28 +1,22 @@
 import { FactoryProvider } from '@nestjs/common';
 
-import { MessageInbox } from '@turnaround/messaging';
 import { RetentionService, TurnaroundConfig } from '@turnaround/platform';
 
 import { CommandRetentionRepository } from '../data-access/command-retention.repository.js';
 
-type RetentionConfig = Pick<TurnaroundConfig, 'retentionDays' | 'inboxRetentionDays'>;
+type RetentionConfig = Pick<TurnaroundConfig, 'retentionDays'>;
 
 /**
- * Deletes what the commands service no longer needs: finished commands (with their results)
- * after TURNAROUND_RETENTION_DAYS, handled message ids after TURNAROUND_INBOX_RETENTION_DAYS.
+ * Deletes finished commands (with their results) after TURNAROUND_RETENTION_DAYS; the messaging
+ * module forgets handled message ids.
  */
 export class CommandsRetentionService extends RetentionService {
-  constructor(config: RetentionConfig, commands: CommandRetentionRepository, inbox: MessageInbox) {
+  constructor(config: RetentionConfig, commands: CommandRetentionRepository) {
     super('commands', [
       {
         name: 'commands',
         days: config.retentionDays,
         deleteBatch: (before, limit) => commands.deleteFinished(before, limit),
-      },
-      {
-        name: 'inboxMessages',
-        days: config.inboxRetentionDays,
-        deleteBatch: (before, limit) => inbox.purge(before, limit),
       },
     ]);
   }
@@ -30,9 +24,9 @@ export class CommandsRetentionService extends RetentionService {
   static provider(config: RetentionConfig): FactoryProvider<CommandsRetentionService> {
     return {
       provide: CommandsRetentionService,
-      inject: [CommandRetentionRepository, MessageInbox],
-      useFactory: (commands: CommandRetentionRepository, inbox: MessageInbox) =>
-        new CommandsRetentionService(config, commands, inbox),
+      inject: [CommandRetentionRepository],
+      useFactory: (commands: CommandRetentionRepository) =>
+        new CommandsRetentionService(config, commands),
     };
   }
 }

@@ -1,5 +1,4 @@
-import { MessageInbox } from '@turnaround/messaging';
-import { InboxMessageEntity, RETENTION_BATCH } from '@turnaround/platform';
+import { RETENTION_BATCH } from '@turnaround/platform';
 import { onEachDatabase } from '@turnaround/testing';
 
 import {
@@ -49,16 +48,13 @@ describe('the commands service’s retention', () => {
 
     beforeAll(() => {
       retention = new CommandsRetentionService(
-        { retentionDays: 30, inboxRetentionDays: 7 },
+        { retentionDays: 30 },
         new CommandRetentionRepository(database.dataSource),
-        new MessageInbox(database.dataSource),
       );
     });
 
     beforeEach(async () => {
-      const { dataSource } = database;
-      await dataSource.getRepository(CommandEntity).clear();
-      await dataSource.getRepository(InboxMessageEntity).clear();
+      await database.dataSource.getRepository(CommandEntity).clear();
     });
 
     it('deletes finished commands older than the retention, and nothing pending or recent', async () => {
@@ -72,7 +68,7 @@ describe('the commands service’s retention', () => {
 
       const deleted = await retention.purge(NOW);
 
-      expect(deleted).toEqual({ commands: old.length, inboxMessages: 0 });
+      expect(deleted).toEqual({ commands: old.length });
       const left = await dataSource
         .getRepository(CommandEntity)
         .find({ order: { commandUuid: 'ASC' } });
@@ -88,23 +84,8 @@ describe('the commands service’s retention', () => {
         await dataSource.getRepository(CommandEntity).insert(backlog.slice(start, start + 100));
       }
 
-      await expect(retention.purge(NOW)).resolves.toEqual({
-        commands: backlog.length,
-        inboxMessages: 0,
-      });
+      await expect(retention.purge(NOW)).resolves.toEqual({ commands: backlog.length });
       expect(await dataSource.getRepository(CommandEntity).count()).toBe(0);
-    });
-
-    it('forgets handled message ids after the inbox retention', async () => {
-      const { dataSource } = database;
-      await dataSource.getRepository(InboxMessageEntity).insert([
-        { messageId: 'old-message', type: 'checkin.device.enrolled.v1', handledAt: daysAgo(8) },
-        { messageId: 'new-message', type: 'checkin.device.enrolled.v1', handledAt: daysAgo(6) },
-      ]);
-
-      await expect(retention.purge(NOW)).resolves.toEqual({ commands: 0, inboxMessages: 1 });
-      const left = await dataSource.getRepository(InboxMessageEntity).find();
-      expect(left.map((row) => row.messageId)).toEqual(['new-message']);
     });
   });
 });

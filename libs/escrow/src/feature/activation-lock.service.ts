@@ -81,13 +81,17 @@ export class ActivationLockService {
     const access = accessOf(envelope, requestedBy, reason);
     if (!this.unlock.configured) {
       // Nothing to send the code to, so it is not read: presence alone decides the answer.
-      const inForce = await this.repository.inForce(KIND, udid);
-      const reply: ClearLockReply = inForce
-        ? {
-            outcome: 'unavailable',
-            detail: 'no unlock endpoint configured (TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL)',
-          }
-        : { outcome: 'no-code' };
+      if (!(await this.repository.inForce(KIND, udid))) {
+        // A device without Activation Lock asks on every RTS cycle: nothing to clear, nothing
+        // wrong.
+        this.logger.info({ ...fields, outcome: 'no-code' }, 'activation lock not cleared');
+
+        return { outcome: 'no-code' };
+      }
+      const reply: ClearLockReply = {
+        outcome: 'unavailable',
+        detail: 'no unlock endpoint configured (TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL)',
+      };
       this.logger.warn({ ...fields, ...reply }, 'activation lock not cleared');
 
       return reply;

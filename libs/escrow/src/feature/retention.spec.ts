@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 
-import { MessageInbox } from '@turnaround/messaging';
 import { onEachDatabase } from '@turnaround/testing';
 
 import { AuditRetentionRepository } from '../data-access/audit-retention.repository.js';
@@ -82,12 +81,11 @@ describe('the escrow service’s retention', () => {
       ];
       await dataSource.getRepository(EscrowAuditEntity).insert(rows);
       const retention = new EscrowRetentionService(
-        { auditRetentionDays: 365, inboxRetentionDays: 7 },
+        { auditRetentionDays: 365 },
         new AuditRetentionRepository(dataSource),
-        new MessageInbox(dataSource),
       );
 
-      await expect(retention.purge(NOW)).resolves.toEqual({ auditRows: 3, inboxMessages: 0 });
+      await expect(retention.purge(NOW)).resolves.toEqual({ auditRows: 3 });
       const left = await dataSource.getRepository(EscrowAuditEntity).find({ order: { at: 'ASC' } });
       expect(left.map((row) => row.reason)).toEqual([
         'old store of the token in force',
@@ -100,7 +98,7 @@ describe('the escrow service’s retention', () => {
       await dataSource
         .getRepository(TokenVersionEntity)
         .update({ udid: UDID, version: 2 }, { retiredAt: daysAgo(1), retiredBecause: 'replaced' });
-      await expect(retention.purge(NOW)).resolves.toEqual({ auditRows: 1, inboxMessages: 0 });
+      await expect(retention.purge(NOW)).resolves.toEqual({ auditRows: 1 });
       expect(await dataSource.getRepository(TokenVersionEntity).count()).toBe(2);
     });
   });

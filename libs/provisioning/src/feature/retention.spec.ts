@@ -1,4 +1,3 @@
-import { MessageInbox } from '@turnaround/messaging';
 import { onEachDatabase } from '@turnaround/testing';
 
 import { CycleRetentionRepository } from '../data-access/cycle-retention.repository.js';
@@ -42,12 +41,11 @@ describe('the provisioning service’s retention', () => {
         ]),
       );
       const retention = new ProvisioningRetentionService(
-        { retentionDays: 30, inboxRetentionDays: 7 },
+        { retentionDays: 30 },
         new CycleRetentionRepository(dataSource),
-        new MessageInbox(dataSource),
       );
 
-      await expect(retention.purge(NOW)).resolves.toEqual({ cycles: 2, inboxMessages: 0 });
+      await expect(retention.purge(NOW)).resolves.toEqual({ cycles: 2 });
       const left = await dataSource.getRepository(RtsCycleEntity).find({ order: { id: 'ASC' } });
       expect(left.map((cycle) => cycle.id)).toEqual([
         'blocked-long-ago',
