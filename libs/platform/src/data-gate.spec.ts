@@ -26,6 +26,9 @@ class CrateEntity {
 
   @Column({ type: 'boolean' })
   sealed!: boolean;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  label!: string | null;
 }
 
 async function onServer(
@@ -89,7 +92,7 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select and write on %s'
           'CREATE TABLE stock.shelf (name varchar(32) PRIMARY KEY, count integer NOT NULL)',
         );
         await client.query(
-          'CREATE TABLE stock.crate (id varchar(32) PRIMARY KEY, "packedAt" timestamp NOT NULL, sealed boolean NOT NULL)',
+          'CREATE TABLE stock.crate (id varchar(32) PRIMARY KEY, "packedAt" timestamp NOT NULL, sealed boolean NOT NULL, label varchar(32))',
         );
       }, url.toString());
     }
@@ -193,6 +196,7 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select and write on %s'
       id: 'crate-1',
       packedAt,
       sealed: true,
+      label: null,
     });
   });
 
@@ -225,5 +229,34 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select and write on %s'
 
     await expect(unit).rejects.toThrow('rolled back on purpose');
     expect(await gate.repository(CrateEntity).findOneBy({ id: 'crate-4' })).toBeNull();
+  });
+
+  it('finds one entity by its columns as TypeORM hydrates it, locked inside a unit of work', async () => {
+    await gate
+      .repository(CrateEntity)
+      .insert({ id: 'crate-5', packedAt: new Date('2026-01-02T03:04:05.678Z'), sealed: true });
+    const expected = await gate.repository(CrateEntity).findOneByOrFail({ id: 'crate-5' });
+
+    const found = await gate.findOneBy(CrateEntity, { id: 'crate-5' });
+    expect(found).toEqual(expected);
+    expect(found).toBeInstanceOf(CrateEntity);
+    expect(await gate.findOneBy(CrateEntity, { sealed: true, id: 'crate-5' })).toEqual(expected);
+    expect(await gate.findOneBy(CrateEntity, { id: 'crate-5', sealed: false })).toBeNull();
+    // null means IS NULL, as TypeORM's IsNull(); undefined is refused rather than dropped.
+    expect(await gate.findOneBy(CrateEntity, { id: 'crate-5', label: null })).toEqual(expected);
+    await gate
+      .repository(CrateEntity)
+      .insert({ id: 'crate-6', packedAt: new Date(), sealed: true, label: 'fragile' });
+    expect(await gate.findOneBy(CrateEntity, { id: 'crate-6', label: null })).toBeNull();
+    expect(await gate.findOneBy(CrateEntity, { id: 'crate-6', label: 'fragile' })).toMatchObject({
+      label: 'fragile',
+    });
+    await expect(gate.findOneBy(CrateEntity, { id: undefined })).rejects.toThrow('id is undefined');
+    expect(
+      await gate.transaction(() => gate.findOneBy(CrateEntity, { id: 'crate-5' }, { lock: true })),
+    ).toEqual(expected);
+    await expect(gate.findOneBy(CrateEntity, { colour: 'red' } as never)).rejects.toThrow(
+      'CrateEntity has no column colour',
+    );
   });
 });

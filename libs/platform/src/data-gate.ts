@@ -2,6 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata.js';
 
 import { SerialLanes } from './serial-lanes.js';
 
@@ -40,6 +42,13 @@ interface PostgresPool {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
 
+/** A {@link DataGate.findOneBy} statement of one entity and set of columns. */
+interface KeyedRead {
+  metadata: EntityMetadata;
+  keys: ColumnMetadata[];
+  text: string;
+}
+
 /** What a {@link DataGate.write} did: the rows its RETURNING gave, and how many rows it changed. */
 export interface WriteResult<Row> {
   rows: Row[];
@@ -72,6 +81,7 @@ export class DataGate {
   private readonly lanes = new SerialLanes();
   private readonly serial: boolean;
   private readonly statements = new Map<string, PreparedStatement>();
+  private readonly keyedReads = new Map<string, KeyedRead>();
 
   private constructor(private readonly dataSource: DataSource) {
     this.serial = dataSource.options.type === 'better-sqlite3';
@@ -188,6 +198,46 @@ export class DataGate {
     return { rows: result.rows as Row[], affected: result.rowCount ?? 0 };
   }
 
+  /**
+   * The entity whose columns equal `where`, or null: TypeORM's `findOneBy` for the request and
+   * event paths, with the statement written once per entity and set of columns and the row
+   * hydrated by the driver column by column, as TypeORM would. `lock`: on PostgreSQL the row is
+   * locked for the unit of work (`FOR UPDATE`); SQLite's one writer needs no lock.
+   */
+  async findOneBy<E extends ObjectLiteral>(
+    target: EntityTarget<E>,
+    where: Partial<E>,
+    options: { lock?: boolean } = {},
+  ): Promise<E | null> {
+    const keys = Object.keys(where).sort();
+    const nulls = new Set(keys.filter((key) => where[key] === null));
+    const missing = keys.find((key) => where[key] === undefined);
+    if (missing !== undefined) {
+      // TypeORM would drop the condition and find any row: never what a caller means.
+      throw new Error(`DataGate.findOneBy: ${missing} is undefined`);
+    }
+    const shape = keys.map((key) => (nulls.has(key) ? `${key} null` : key)).join(',');
+    const name = `${this.dataSource.getMetadata(target).name}(${shape})${options.lock ? ' lock' : ''}`;
+    let read = this.keyedReads.get(name);
+    if (!read) {
+      read = this.keyedRead(this.dataSource.getMetadata(target), keys, nulls, options.lock === true);
+      this.keyedReads.set(name, read);
+    }
+    const [row] = await this.select<Record<string, unknown>>(
+      read.text,
+      read.keys.map((column) => column.getEntityValue(where)),
+    );
+    if (!row) {
+      return null;
+    }
+    const entity = read.metadata.create() as E;
+    for (const column of read.metadata.columns) {
+      column.setEntityValue(entity, this.dataSource.driver.prepareHydratedValue(row[column.propertyName], column));
+    }
+
+    return entity;
+  }
+
   /** An entity's table as a {@link select} text names it: quoted, with its schema if it has one. */
   table(target: EntityTarget<ObjectLiteral>): string {
     const driver = this.dataSource.driver;
@@ -216,6 +266,32 @@ export class DataGate {
     } else {
       hook();
     }
+  }
+
+  private keyedRead(metadata: EntityMetadata, keys: string[], nulls: ReadonlySet<string>, lock: boolean): KeyedRead {
+    if (metadata.relations.length > 0 || metadata.embeddeds.length > 0) {
+      throw new Error(`DataGate.findOneBy reads flat entities only; ${metadata.name} has relations or embedded columns`);
+    }
+    const escape = (name: string) => this.dataSource.driver.escape(name);
+    const columnOf = (key: string) => {
+      const column = metadata.findColumnWithPropertyName(key);
+      if (!column) {
+        throw new Error(`${metadata.name} has no column ${key}`);
+      }
+
+      return column;
+    };
+    const keyColumns = keys.filter((key) => !nulls.has(key)).map(columnOf);
+    const columns = metadata.columns.map((column) => `${escape(column.databaseName)} AS ${escape(column.propertyName)}`);
+    const conditions = [
+      ...keyColumns.map((column, index) => `${escape(column.databaseName)} = $${index + 1}`),
+      ...[...nulls].map((key) => `${escape(columnOf(key).databaseName)} IS NULL`),
+    ];
+    const text =
+      `SELECT ${columns.join(', ')} FROM ${this.table(metadata.target)} WHERE ${conditions.join(' AND ')} LIMIT 1` +
+      (lock && !this.serial ? ' FOR UPDATE' : '');
+
+    return { metadata, keys: keyColumns, text };
   }
 
   private statementFor(text: string): PreparedStatement {

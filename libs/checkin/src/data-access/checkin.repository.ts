@@ -72,7 +72,7 @@ export class CheckinRepository {
 
   async authenticate(fingerprint: string, subject: string | null, facts: DeviceFacts, userEnrollment: boolean): Promise<void> {
     await this.gate.transaction(async (manager) => {
-      const identity = await manager.findOneBy(IdentityEntity, { fingerprint });
+      const identity = await this.gate.findOneBy(IdentityEntity, { fingerprint });
       if (identity && identity.udid !== facts.udid) {
         throw new IdentityConflictError();
       }
@@ -96,7 +96,7 @@ export class CheckinRepository {
   }
 
   async findIdentity(fingerprint: string): Promise<BoundIdentity | null> {
-    const identity = await this.gate.run(() => this.gate.repository(IdentityEntity).findOneBy({ fingerprint }));
+    const identity = await this.gate.findOneBy(IdentityEntity, { fingerprint });
 
     return identity
       ? { fingerprint, udid: identity.udid, enrollmentId: identity.enrollmentId, userEnrollment: identity.userEnrollment }
@@ -122,7 +122,7 @@ export class CheckinRepository {
    */
   async tokenUpdate(input: TokenUpdateInput): Promise<TokenUpdateOutcome> {
     return this.gate.transaction(async (manager) => {
-      const identity = await manager.findOneBy(IdentityEntity, { fingerprint: input.fingerprint });
+      const identity = await this.gate.findOneBy(IdentityEntity, { fingerprint: input.fingerprint });
       if (!identity) {
         throw new NotAuthenticatedError();
       }
@@ -222,7 +222,7 @@ export class CheckinRepository {
       ...(facts.osVersion !== undefined ? { osVersion: facts.osVersion } : {}),
       ...(facts.buildVersion !== undefined ? { buildVersion: facts.buildVersion } : {}),
     };
-    const existing = await manager.findOneBy(DeviceEntity, { udid: facts.udid });
+    const existing = await this.gate.findOneBy(DeviceEntity, { udid: facts.udid });
     if (!existing) {
       const device = manager.create(DeviceEntity, {
         udid: facts.udid,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, FindOneOptions, In, Not } from 'typeorm';
+import { DataSource, EntityManager, In, Not } from 'typeorm';
 
 import { DataGate } from '@turnaround/platform';
 
@@ -196,7 +196,7 @@ export class CommandQueueRepository {
 
   async findIdentity(fingerprint: string): Promise<IdentityBinding | null> {
     return this.transaction(async (manager) => {
-      const row = await manager.findOneBy(IdentityProjectionEntity, { fingerprint });
+      const row = await this.gate.findOneBy(IdentityProjectionEntity, { fingerprint });
 
       return row ? bindingOf(row) : null;
     });
@@ -519,10 +519,13 @@ export class CommandQueueRepository {
         return { ...opened, decision, changed, refused, next: null };
       }
       // Only the command answered with is read whole: its body and what it waits for.
-      const next = await manager.findOneByOrFail(CommandEntity, {
+      const next = await this.gate.findOneBy(CommandEntity, {
         enrollmentId: input.enrollmentId,
         commandUuid: choice.next.commandUuid,
       });
+      if (!next) {
+        throw new Error(`command ${choice.next.commandUuid} left the queue while it was read`);
+      }
       const profile = profileOf(next);
       if (
         next.bootstrapTokenReason !== null ||
@@ -688,7 +691,7 @@ export class CommandQueueRepository {
     manager: EntityManager,
     input: ReportInput,
   ): Promise<CommandEntity | null> {
-    const own = await manager.findOneBy(CommandEntity, {
+    const own = await this.gate.findOneBy(CommandEntity, {
       enrollmentId: input.enrollmentId,
       commandUuid: input.commandUuid,
     });
@@ -703,12 +706,8 @@ export class CommandQueueRepository {
     enrollmentId: string,
     udid: string,
   ): Promise<EnrollmentQueueEntity> {
-    const options: FindOneOptions<EnrollmentQueueEntity> = { where: { enrollmentId } };
-    if (manager.connection.options.type === 'postgres') {
-      options.lock = { mode: 'pessimistic_write' };
-    }
     // The row exists for every request but an enrollment's first: read it, and write only then.
-    const found = await manager.findOne(EnrollmentQueueEntity, options);
+    const found = await this.gate.findOneBy(EnrollmentQueueEntity, { enrollmentId }, { lock: true });
     if (found) {
       return found;
     }
@@ -730,7 +729,12 @@ export class CommandQueueRepository {
       .orIgnore()
       .execute();
 
-    return manager.findOneOrFail(EnrollmentQueueEntity, options);
+    const inserted = await this.gate.findOneBy(EnrollmentQueueEntity, { enrollmentId }, { lock: true });
+    if (!inserted) {
+      throw new Error(`enrollment ${enrollmentId} has no queue row after inserting one`);
+    }
+
+    return inserted;
   }
 
   /** Runs `work` as one transaction: every repository call and staged event inside it commit together. */

@@ -71,7 +71,7 @@ export class ProvisioningRepository {
   }
 
   async findDevice(udid: string): Promise<ManagedDevice | null> {
-    const row = await this.gate.run(() => this.gate.repository(ManagedDeviceEntity).findOneBy({ udid }));
+    const row = await this.gate.findOneBy(ManagedDeviceEntity, { udid });
 
     return row ? plain(row) : null;
   }
@@ -83,7 +83,14 @@ export class ProvisioningRepository {
    */
   async saveDevice(device: ManagedDevice): Promise<void> {
     const { rtsConfigurationId: _assignment, inServiceSince: _since, currentCycleId: _cycle, releaseCommandUuid: _release, ...facts } = device;
-    await this.gate.run(() => this.gate.repository(ManagedDeviceEntity).save(facts));
+    // Updated in place, inserted only when new: save() would read the row back first.
+    await this.gate.run(async () => {
+      const { udid, ...fields } = facts;
+      const updated = await this.gate.repository(ManagedDeviceEntity).update({ udid }, fields);
+      if (!updated.affected) {
+        await this.gate.repository(ManagedDeviceEntity).insert(facts);
+      }
+    });
   }
 
   /** Changes some fields of a device without writing back a possibly older copy of the rest. */
@@ -98,7 +105,7 @@ export class ProvisioningRepository {
   }
 
   async findCycle(id: string): Promise<RtsCycle | null> {
-    const row = await this.gate.run(() => this.gate.repository(RtsCycleEntity).findOneBy({ id }));
+    const row = await this.gate.findOneBy(RtsCycleEntity, { id });
 
     return row ? plain(row) : null;
   }
@@ -165,13 +172,14 @@ export class ProvisioningRepository {
     return this.gate.transaction(async (manager) => {
       // Locked on PostgreSQL: two writers holding the same copy (two replicas' timers, the timer
       // and a handler) must not both move the cycle out of `from`. SQLite runs one at a time.
-      const lock = manager.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' as const } } : {};
-      const stored = await manager.findOne(RtsCycleEntity, { where: { id: cycle.id }, ...lock });
+      const stored = await this.gate.findOneBy(RtsCycleEntity, { id: cycle.id }, { lock: true });
       if (!stored || stored.state !== from) {
         return false;
       }
       cycle.updatedAt = at;
-      await manager.save(RtsCycleEntity, cycle);
+      // The whole copy is written: it is the one that passed the check above, under the lock.
+      const { id, ...fields } = cycle;
+      await manager.update(RtsCycleEntity, { id }, fields);
       await manager.insert(RtsCycleTransitionEntity, {
         cycleId: cycle.id,
         fromState: from,
