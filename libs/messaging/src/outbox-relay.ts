@@ -17,6 +17,15 @@ export interface OutboxRelayOptions {
   pollMs?: number;
 }
 
+/** What a round publishes of an outbox row. */
+interface OutboxRow {
+  seq: number;
+  messageId: string;
+  type: string;
+  subject: string;
+  envelope: string;
+}
+
 export interface OutboxBacklog {
   service: ServiceName;
   pending: number;
@@ -47,6 +56,7 @@ export class OutboxRelay {
   private failing = false;
   /** When to try LISTEN again after it failed (polling meanwhile). */
   private listenAgainAt = 0;
+  private roundText?: string;
   /** Rounds in progress, for `drain()`. */
   private round: Promise<number> = Promise.resolve(0);
 
@@ -168,18 +178,18 @@ export class OutboxRelay {
    * confirmed rows are deleted all the same.
    */
   private async publishRound(): Promise<number> {
-    const rows = await this.gate.run(() =>
-      this.gate.repository(OutboxMessageEntity).find({ order: { seq: 'ASC' }, take: this.batchSize }),
-    );
+    this.roundText ??= `SELECT "seq", "messageId", "type", "subject", "envelope"
+      FROM ${this.gate.table(OutboxMessageEntity)} ORDER BY "seq" LIMIT $1`;
+    const rows = (await this.gate.select<OutboxRow>(this.roundText, [this.batchSize])).map((row) => ({ ...row, seq: Number(row.seq) }));
     if (rows.length === 0) {
       return 0;
     }
-    const bySubject = new Map<string, OutboxMessageEntity[]>();
+    const bySubject = new Map<string, OutboxRow[]>();
     for (const row of rows) {
       bySubject.set(row.subject, [...(bySubject.get(row.subject) ?? []), row]);
     }
     const confirmed: number[] = [];
-    const failures: { row: OutboxMessageEntity; reason: unknown }[] = [];
+    const failures: { row: OutboxRow; reason: unknown }[] = [];
     await Promise.all(
       [...bySubject.values()].map(async (chain) => {
         for (const row of chain) {
@@ -212,13 +222,14 @@ export class OutboxRelay {
    * so SQLite prepared and cached a new statement for every batch (see TransactionalOutbox.stage).
    */
   private async deleteRows(seqs: number[]): Promise<void> {
-    const query = this.gate.repository(OutboxMessageEntity).createQueryBuilder().delete();
+    const table = this.gate.table(OutboxMessageEntity);
     if (this.dataSource.options.type === 'postgres') {
-      await query.where('"seq" = ANY(:seqs)', { seqs }).execute();
+      await this.gate.write(`DELETE FROM ${table} WHERE "seq" = ANY($1)`, [seqs]);
     } else {
-      await query.where('"seq" IN (SELECT value FROM json_each(:seqs))', { seqs: JSON.stringify(seqs) }).execute();
+      await this.gate.write(`DELETE FROM ${table} WHERE "seq" IN (SELECT value FROM json_each($1))`, [JSON.stringify(seqs)]);
     }
   }
+
 
   /**
    * The lock lives as long as its session: once that session is gone (idle timeout, failover) a

@@ -16,6 +16,7 @@ export class TransactionalOutbox {
   private readonly gate: DataGate;
   private readonly listeners = new Set<() => void>();
   private readonly notify: boolean;
+  private insertText?: string;
 
   constructor(
     readonly service: ServiceName,
@@ -26,26 +27,17 @@ export class TransactionalOutbox {
   }
 
   async stage(envelope: Envelope): Promise<void> {
-    await this.gate.transaction(async (manager) => {
-      // updateEntity(false): otherwise TypeORM reads the new seq back with a SELECT that has the
-      // number written into its text, so SQLite prepared and cached a new statement per event,
-      // pushing the hot ones out of its cache and keeping the native memory until a full GC.
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(OutboxMessageEntity)
-        .values({
-          messageId: envelope.id,
-          type: envelope.type,
-          subject: envelope.subject,
-          envelope: JSON.stringify(envelope),
-          createdAt: new Date(),
-        })
-        .updateEntity(false)
-        .execute();
+    // One statement text, prepared once: TypeORM's insert builder cost more CPU per event than the
+    // insert itself, and reading the new seq back wrote the number into a new SQL text each time.
+    this.insertText ??= `INSERT INTO ${this.gate.table(OutboxMessageEntity)}
+      ("messageId", "type", "subject", "envelope", "createdAt", "failedAttempts")
+      VALUES ($1, $2, $3, $4, $5, 0)`;
+    const insert = this.insertText;
+    await this.gate.transaction(async () => {
+      await this.gate.write(insert, [envelope.id, envelope.type, envelope.subject, JSON.stringify(envelope), new Date()]);
       // Delivered on commit only; wakes relays in other processes (or replicas) at once.
       if (this.notify) {
-        await manager.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, this.service]);
+        await this.gate.select('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, this.service]);
       }
     });
     this.gate.afterCommit(() => {
@@ -69,6 +61,7 @@ export class TransactionalOutbox {
  */
 export class MessageInbox {
   private readonly gate: DataGate;
+  private claimText?: string;
 
   constructor(readonly dataSource: DataSource) {
     this.gate = DataGate.of(dataSource);
@@ -76,14 +69,19 @@ export class MessageInbox {
 
   /** Runs `work` unless the message was handled before; returns whether it ran. */
   async handleOnce(envelope: Envelope, work: () => Promise<void>): Promise<boolean> {
-    return this.gate.transaction(async (manager) => {
-      if (await manager.existsBy(InboxMessageEntity, { messageId: envelope.id })) {
+    // The id is claimed first, in the same unit of work: a redelivery finds it and does nothing,
+    // and on PostgreSQL a concurrent delivery of the same message waits on the claim until this
+    // unit commits (then finds it) or rolls back (then claims it itself).
+    this.claimText ??= `INSERT INTO ${this.gate.table(InboxMessageEntity)} ("messageId", "type", "handledAt")
+      VALUES ($1, $2, $3) ON CONFLICT ("messageId") DO NOTHING RETURNING "messageId"`;
+    const claim = this.claimText;
+
+    return this.gate.transaction(async () => {
+      const claimed = await this.gate.write<{ messageId: string }>(claim, [envelope.id, envelope.type, new Date()]);
+      if (claimed.rows.length === 0) {
         return false;
       }
       await work();
-      // A concurrent delivery of the same message that got here first makes this insert fail
-      // (primary key), which rolls this unit back: the message is then retried and recognised.
-      await manager.insert(InboxMessageEntity, { messageId: envelope.id, type: envelope.type, handledAt: new Date() });
 
       return true;
     });
