@@ -18,13 +18,14 @@ const MESSAGING_ONLY: ServiceSchema = {
 function message(): Envelope {
   return {
     id: randomUUID(),
-    source: 'turnaround/checkin',
+    source: 'checkin',
     type: 'checkin.device.enrolled.v1',
     specversion: '1.0',
     time: new Date().toISOString(),
     subject: 'UDID-INBOX',
+    datacontenttype: 'application/json',
     data: {},
-  } as Envelope;
+  };
 }
 
 /** A message's effects happen once, however often and however concurrently it is delivered. */

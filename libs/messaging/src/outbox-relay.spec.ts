@@ -75,6 +75,34 @@ describe('outbox relay', () => {
     expect(firstSeen).toEqual(events.map((event) => event.id));
   });
 
+  it('publishes every staged event on the wake-up its commit gives, with no poll to fall back on', async () => {
+    const transport = new InProcessTransport({ maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 });
+    let arrived: (id: string) => void = () => undefined;
+    await transport.subscribe('commands', ['#'], async (envelope) => arrived(envelope.id));
+    const outbox = new TransactionalOutbox('provisioning', dataSource);
+    // An hour between polls: an event whose wake-up were lost would not arrive within the test.
+    const relay = new OutboxRelay('provisioning', dataSource, transport, { pollMs: 3_600_000 });
+    relay.start(outbox);
+    try {
+      for (let n = 0; n < 30; n += 1) {
+        const event = cycleEvent(`UDID-${n % 3}`, n % 10);
+        event.id = `00000000-0000-4000-8000-0000000001${String(n).padStart(2, '0')}`;
+        const seen = new Promise<string>((resolve) => {
+          arrived = resolve;
+        });
+        // Stages land during a round, right after one, and while the relay sleeps.
+        if (n % 2 === 0) {
+          await outbox.stage(event);
+        } else {
+          void outbox.stage(event);
+        }
+        expect(await seen).toBe(event.id);
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('does not report an empty outbox to idle() while rows are still waiting after a failed round', async () => {
     const transport = new RefusingOnce({ maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 });
     await transport.subscribe('commands', ['#'], async () => undefined);

@@ -47,6 +47,8 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollMs: number;
   private wake?: () => void;
+  /** Set by every wake-up, also one that comes while a round runs. */
+  private poked = false;
   private running?: Promise<void>;
   private stopping = false;
   private leader = false;
@@ -76,7 +78,7 @@ export class OutboxRelay {
     if (this.running) {
       return;
     }
-    this.unsubscribe = outbox?.onStaged(() => this.wake?.());
+    this.unsubscribe = outbox?.onStaged(() => this.poke());
     this.running = this.loop();
   }
 
@@ -101,8 +103,24 @@ export class OutboxRelay {
    * Tests and the in-process bus use it to wait until the system is quiet.
    */
   async drain(): Promise<number> {
+    return this.publishRounds(true);
+  }
+
+  private poke(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
+  /**
+   * Rounds until one sends nothing. `untilEmpty` false (the relay's own loop): also stops after a
+   * round that read less than a batch when nothing was staged meanwhile, which saves the read of
+   * an empty outbox after each wake-up; a later stage wakes the loop again, and the poll covers
+   * the rest.
+   */
+  private async publishRounds(untilEmpty: boolean): Promise<number> {
     let total = 0;
     for (;;) {
+      this.poked = false;
       const previous = this.round;
       const run = async (): Promise<number> => {
         await this.confirmLeadership();
@@ -115,7 +133,7 @@ export class OutboxRelay {
       this.round = next;
       const sent = await next;
       total += sent;
-      if (sent === 0) {
+      if (sent === 0 || (!untilEmpty && sent < this.batchSize && !this.poked)) {
         return total;
       }
     }
@@ -143,7 +161,7 @@ export class OutboxRelay {
           await this.listen().catch(() => undefined);
         }
         if (this.leader) {
-          await this.drain();
+          await this.publishRounds(false);
           if (this.failing) {
             this.failing = false;
             this.logger.info({ service: this.service }, 'outbox relay publishing again');
@@ -160,6 +178,12 @@ export class OutboxRelay {
         break;
       }
       await new Promise<void>((resolve) => {
+        if (this.poked && !this.failing) {
+          // Staged after the last round read the outbox: go again at once.
+          resolve();
+
+          return;
+        }
         const timer = setTimeout(resolve, this.failing ? Math.max(this.pollMs, 1_000) : this.pollMs);
         this.wake = () => {
           clearTimeout(timer);
@@ -278,7 +302,7 @@ export class OutboxRelay {
     const client = new pg.Client({ connectionString: url });
     client.on('notification', (message) => {
       if (message.payload === this.service) {
-        this.wake?.();
+        this.poke();
       }
     });
     client.on('error', (error) => {
