@@ -11,18 +11,26 @@ import {
   CommandState,
   newCommands,
   PENDING_STATES,
-  Placement,
   prioritizedSequence,
   refusalReason,
   sequencesFor,
   supersededByEnrollment,
 } from '../domain/queue-rules.js';
+import { decideReport, sessionForReport } from '../domain/report-rules.js';
 import {
-  decideReport,
-  ReportDecision,
-  ReportStatus,
-  sessionForReport,
-} from '../domain/report-rules.js';
+  CommandRef,
+  CommandView,
+  DeliveredCommand,
+  EnqueueInput,
+  EnqueueOutcome,
+  EnrollmentRecord,
+  IdentityBinding,
+  IdleLookup,
+  ReportInput,
+  ReportOutcome,
+  SupersededGroup,
+} from './command-queue.types.js';
+import { bindingOf, heldOf, queuedRowOf, refOf } from './command-rows.js';
 import {
   CommandEntity,
   EnrollmentQueueEntity,
@@ -37,144 +45,25 @@ import {
   QuietIdleRow,
 } from './queue-statements.js';
 
-/** An identity certificate and the enrollment it belongs to. */
-export interface IdentityBinding {
-  fingerprint: string;
-  udid: string;
-  enrollmentId: string;
-  userEnrollment: boolean;
-}
-
-export interface EnrollmentRecord extends IdentityBinding {
-  fresh: boolean;
-  previousEnrollmentId?: string;
-}
-
-export interface SupersededGroup {
-  udid: string;
-  enrollmentId: string;
-  commandUuids: string[];
-}
-
-/** Names the profile provisioning renders into an InstallProfile's `Payload` at delivery. */
-export interface ProfileAttachment {
-  cycleId: string;
-  source: 'plan' | 'standing-wifi';
-  /** The plan profile's name; absent for the standing Wi-Fi profile. */
-  name?: string;
-  /** Provisioning's digest of the profile bytes when the command was queued (opaque here). */
-  digest: string;
-}
-
-export interface EnqueuedCommand {
-  commandUuid: string;
-  requestType: string;
-  body: string;
-  /** The audit reason for fetching the bootstrap token at delivery; never the token. */
-  bootstrapTokenReason?: string;
-  /** The RTS cycle whose profiles provisioning renders at delivery; never the profiles. */
-  returnToServiceProfilesCycleId?: string;
-  /** The profile of an InstallProfile, rendered at delivery; never its bytes. */
-  profile?: ProfileAttachment;
-  whileAwaitingConfiguration?: boolean;
-}
-
-export interface EnqueueInput {
-  udid: string;
-  enrollmentId: string;
-  placement: Placement;
-  commands: readonly EnqueuedCommand[];
-  correlationId?: string;
-}
-
-export interface EnqueueOutcome {
-  /** Newly queued, in queue order. */
-  queued: string[];
-  /** New, but for an enrollment a fresh one already replaced: closed at once. */
-  superseded: string[];
-  /** New, but no longer applicable to the enrollment: closed at once. */
-  refused: RefusedCommand[];
-  /** CommandUUIDs the enrollment already had (a redelivered request). */
-  ignored: string[];
-}
-
-/** A command as the rest of the service sees it (entities never leave this folder). */
-export interface CommandRef {
-  commandUuid: string;
-  requestType: string;
-  udid: string;
-  enrollmentId: string;
-  correlationId?: string;
-}
-
-/** A command closed without being delivered, and why. */
-export interface RefusedCommand extends CommandRef {
-  reason: string;
-}
-
-export interface DeliveredCommand extends CommandRef {
-  /** Base64 XML plist of the Command dictionary. */
-  body: string;
-  /** Counting this delivery. */
-  deliveries: number;
-  /**
-   * Set for a command whose secrets are fetched as it goes out: an erase's bootstrap token from
-   * escrow and Return to Service profiles from provisioning, an InstallProfile's profile from
-   * provisioning. Its delivery is not recorded yet: that waits for them
-   * ({@link CommandQueueRepository.recordDelivery}), so an outage of either leaves the command as
-   * deliverable as it was.
-   */
-  held?: HeldDelivery;
-}
-
-/** What a held command's delivery still needs, and the state it was chosen in. */
-export interface HeldDelivery {
-  stateBefore: CommandState;
-  /** The audit reason escrow is given for the bootstrap token. */
-  bootstrapTokenReason?: string;
-  /** The RTS cycle whose Wi-Fi and enrollment profiles provisioning renders. */
-  returnToServiceProfilesCycleId?: string;
-  /** The profile provisioning renders into an InstallProfile's `Payload`. */
-  profile?: ProfileAttachment;
-}
-
-export interface ReportInput {
-  udid: string;
-  enrollmentId: string;
-  status: ReportStatus;
-  commandUuid?: string;
-}
-
-export interface ReportOutcome {
-  sessionId: string;
-  sessionStarted: boolean;
-  decision: ReportDecision;
-  /** The command the report changed (finished or NotNow), when it changed one. */
-  changed: CommandRef | null;
-  /** Commands that came up for delivery but no longer apply; now closed as refused. */
-  refused: RefusedCommand[];
-  /**
-   * The command to answer with, marked delivered unless it waits for secrets (`held`). Null:
-   * answer with an empty body.
-   */
-  next: DeliveredCommand | null;
-}
-
-export interface CommandView extends CommandRef {
-  sequence: number;
-  state: CommandState;
-  deliveries: number;
-  notNowSessionId: string | null;
-}
+export type {
+  CommandRef,
+  CommandView,
+  DeliveredCommand,
+  EnqueuedCommand,
+  EnqueueInput,
+  EnqueueOutcome,
+  EnrollmentRecord,
+  HeldDelivery,
+  IdentityBinding,
+  IdleLookup,
+  ProfileAttachment,
+  RefusedCommand,
+  ReportInput,
+  ReportOutcome,
+  SupersededGroup,
+} from './command-queue.types.js';
 
 const PENDING = In([...PENDING_STATES]);
-
-/** What an Idle needs to know before it can be answered without a transaction. */
-export interface IdleLookup {
-  binding: IdentityBinding;
-  /** The enrollment is known here and active, and has no command pending. */
-  quiet: boolean;
-}
 
 /**
  * Every table of the commands service behind one class; each method is one transaction. On
@@ -381,32 +270,7 @@ export class CommandQueueRepository {
 
         return {
           reason,
-          row: {
-            enrollmentId: input.enrollmentId,
-            commandUuid: command.commandUuid,
-            udid: input.udid,
-            requestType: command.requestType,
-            // The erase's secrets (bootstrap token, Wi-Fi and enrollment profiles) and an
-            // InstallProfile's profile are kept out of the row; only what to ask for at delivery
-            // is stored.
-            body: command.body,
-            bootstrapTokenReason: command.bootstrapTokenReason ?? null,
-            returnToServiceProfilesCycleId: command.returnToServiceProfilesCycleId ?? null,
-            profileCycleId: command.profile?.cycleId ?? null,
-            profileSource: command.profile?.source ?? null,
-            profileName: command.profile?.name ?? null,
-            profileDigest: command.profile?.digest ?? null,
-            whileAwaitingConfiguration,
-            sequence: sequences[index]!,
-            state,
-            deliveries: 0,
-            notNowSessionId: null,
-            correlationId: input.correlationId ?? null,
-            queuedAt: now,
-            lastDeliveredAt: null,
-            lastReportAt: null,
-            updatedAt: now,
-          },
+          row: queuedRowOf(input, command, { sequence: sequences[index]!, state, now }),
         };
       });
       await manager.insert(
@@ -526,32 +390,14 @@ export class CommandQueueRepository {
       if (!next) {
         throw new Error(`command ${choice.next.commandUuid} left the queue while it was read`);
       }
-      const profile = profileOf(next);
-      if (
-        next.bootstrapTokenReason !== null ||
-        next.returnToServiceProfilesCycleId !== null ||
-        profile !== undefined
-      ) {
+      const held = heldOf(next);
+      if (held) {
         return {
           ...opened,
           decision,
           changed,
           refused,
-          next: {
-            ...refOf(next),
-            body: next.body,
-            deliveries: next.deliveries + 1,
-            held: {
-              stateBefore: next.state,
-              ...(next.bootstrapTokenReason !== null
-                ? { bootstrapTokenReason: next.bootstrapTokenReason }
-                : {}),
-              ...(next.returnToServiceProfilesCycleId !== null
-                ? { returnToServiceProfilesCycleId: next.returnToServiceProfilesCycleId }
-                : {}),
-              ...(profile ? { profile } : {}),
-            },
-          },
+          next: { ...refOf(next), body: next.body, deliveries: next.deliveries + 1, held },
         };
       }
       const deliveries = next.deliveries + 1;
@@ -707,7 +553,11 @@ export class CommandQueueRepository {
     udid: string,
   ): Promise<EnrollmentQueueEntity> {
     // The row exists for every request but an enrollment's first: read it, and write only then.
-    const found = await this.gate.findOneBy(EnrollmentQueueEntity, { enrollmentId }, { lock: true });
+    const found = await this.gate.findOneBy(
+      EnrollmentQueueEntity,
+      { enrollmentId },
+      { lock: true },
+    );
     if (found) {
       return found;
     }
@@ -729,7 +579,11 @@ export class CommandQueueRepository {
       .orIgnore()
       .execute();
 
-    const inserted = await this.gate.findOneBy(EnrollmentQueueEntity, { enrollmentId }, { lock: true });
+    const inserted = await this.gate.findOneBy(
+      EnrollmentQueueEntity,
+      { enrollmentId },
+      { lock: true },
+    );
     if (!inserted) {
       throw new Error(`enrollment ${enrollmentId} has no queue row after inserting one`);
     }
@@ -745,51 +599,4 @@ export class CommandQueueRepository {
   private transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.gate.transaction(work);
   }
-}
-
-function bindingOf(row: IdentityProjectionEntity): IdentityBinding {
-  return {
-    fingerprint: row.fingerprint,
-    udid: row.udid,
-    enrollmentId: row.enrollmentId,
-    userEnrollment: row.userEnrollment,
-  };
-}
-
-// A row written with a profile reference has all of its columns, or none (enqueue writes them).
-function profileOf(
-  command: Pick<
-    CommandEntity,
-    'profileCycleId' | 'profileSource' | 'profileName' | 'profileDigest'
-  >,
-): ProfileAttachment | undefined {
-  if (
-    command.profileCycleId === null ||
-    command.profileSource === null ||
-    command.profileDigest === null
-  ) {
-    return undefined;
-  }
-
-  return {
-    cycleId: command.profileCycleId,
-    source: command.profileSource,
-    ...(command.profileName !== null ? { name: command.profileName } : {}),
-    digest: command.profileDigest,
-  };
-}
-
-function refOf(
-  command: Pick<
-    CommandEntity,
-    'commandUuid' | 'requestType' | 'udid' | 'enrollmentId' | 'correlationId'
-  >,
-): CommandRef {
-  return {
-    commandUuid: command.commandUuid,
-    requestType: command.requestType,
-    udid: command.udid,
-    enrollmentId: command.enrollmentId,
-    ...(command.correlationId ? { correlationId: command.correlationId } : {}),
-  };
 }

@@ -12,6 +12,7 @@ import {
   IdentityBinding,
   ReportOutcome,
 } from '../data-access/command-queue.repository.js';
+import { refOf } from '../data-access/command-rows.js';
 import { errorsFromChain } from '../domain/result-summary.js';
 import { CommandEventPublisher } from './command-events.service.js';
 import { DeviceMismatchError } from './commands.errors.js';
@@ -428,12 +429,3 @@ function withReturnToServiceSecrets(
   };
 }
 
-function refOf(command: DeliveredCommand): CommandRef {
-  return {
-    commandUuid: command.commandUuid,
-    requestType: command.requestType,
-    udid: command.udid,
-    enrollmentId: command.enrollmentId,
-    ...(command.correlationId ? { correlationId: command.correlationId } : {}),
-  };
-}
