@@ -40,7 +40,8 @@ import { LastSeenRepository } from './last-seen.repository.js';
 import {
   pendingQueueEntry,
   PendingQueueRow,
-  pendingQueueStatement,
+  ReportStatements,
+  reportStatements,
   quietIdleStatement,
   QuietIdleRow,
 } from './queue-statements.js';
@@ -74,7 +75,7 @@ const PENDING = In([...PENDING_STATES]);
 export class CommandQueueRepository {
   private readonly gate: DataGate;
   private quietIdle?: string;
-  private pendingQueue?: string;
+  private statements?: ReportStatements;
 
   constructor(
     @InjectDataSource('commands') dataSource: DataSource,
@@ -323,12 +324,13 @@ export class CommandQueueRepository {
       const enrollment = await this.lockEnrollment(manager, input.enrollmentId, input.udid);
       const session = sessionForReport(input.status, enrollment.sessionId, randomUUID);
       const opened = { sessionId: session.sessionId, sessionStarted: session.started };
+      const statements = this.reportStatements();
       if (session.started) {
-        await manager.update(
-          EnrollmentQueueEntity,
-          { enrollmentId: input.enrollmentId },
-          { sessionId: session.sessionId, sessionStartedAt: now, updatedAt: now },
-        );
+        await this.gate.write(statements.sessionOpened, [
+          input.enrollmentId,
+          session.sessionId,
+          now,
+        ]);
       }
 
       const reported = input.commandUuid ? await this.findReported(manager, input) : null;
@@ -336,20 +338,13 @@ export class CommandQueueRepository {
       let changed: CommandRef | null = null;
       let deviceConfiguredAt = enrollment.deviceConfiguredAt;
       if (reported && (decision.kind === 'finish' || decision.kind === 'not-now')) {
-        const update =
-          decision.kind === 'finish'
-            ? { state: decision.state, lastReportAt: now, updatedAt: now }
-            : {
-                state: 'not-now' as const,
-                notNowSessionId: session.sessionId,
-                lastReportAt: now,
-                updatedAt: now,
-              };
-        await manager.update(
-          CommandEntity,
-          { enrollmentId: reported.enrollmentId, commandUuid: reported.commandUuid },
-          update,
-        );
+        await this.gate.write(statements.commandResult, [
+          reported.enrollmentId,
+          reported.commandUuid,
+          decision.kind === 'finish' ? decision.state : 'not-now',
+          decision.kind === 'finish' ? null : session.sessionId,
+          now,
+        ]);
         changed = refOf(reported);
         if (
           decision.kind === 'finish' &&
@@ -366,9 +361,8 @@ export class CommandQueueRepository {
         }
       }
 
-      this.pendingQueue ??= pendingQueueStatement(this.gate);
       const pending = (
-        await this.gate.select<PendingQueueRow>(this.pendingQueue, [input.enrollmentId])
+        await this.gate.select<PendingQueueRow>(statements.pendingQueue, [input.enrollmentId])
       ).map((row) => pendingQueueEntry(input.enrollmentId, row));
       const choice = chooseNext(pending, session.sessionId, deviceConfiguredAt);
       for (const { entry } of choice.refused) {
@@ -401,11 +395,12 @@ export class CommandQueueRepository {
         };
       }
       const deliveries = next.deliveries + 1;
-      await manager.update(
-        CommandEntity,
-        { enrollmentId: next.enrollmentId, commandUuid: next.commandUuid },
-        { state: 'delivered', deliveries, lastDeliveredAt: now, updatedAt: now },
-      );
+      await this.gate.write(statements.commandDelivered, [
+        next.enrollmentId,
+        next.commandUuid,
+        deliveries,
+        now,
+      ]);
 
       return {
         ...opened,
@@ -545,6 +540,12 @@ export class CommandQueueRepository {
     return (
       own ?? (await manager.findOne(CommandEntity, { where: { commandUuid: input.commandUuid } }))
     );
+  }
+
+  private reportStatements(): ReportStatements {
+    this.statements ??= reportStatements(this.gate);
+
+    return this.statements;
   }
 
   private async lockEnrollment(

@@ -87,3 +87,35 @@ export function pendingQueueEntry(enrollmentId: string, row: PendingQueueRow): P
     whileAwaitingConfiguration: Boolean(row.whileAwaitingConfiguration),
   };
 }
+
+/** A result on a command: its new state and when; a NotNow also names the session it came in. */
+export function commandResultStatement(gate: DataGate): string {
+  return `UPDATE ${gate.table(CommandEntity)} SET "state" = $3,
+  "notNowSessionId" = COALESCE($4, "notNowSessionId"), "lastReportAt" = $5, "updatedAt" = $5
+  WHERE "enrollmentId" = $1 AND "commandUuid" = $2`;
+}
+
+/** A command handed to the device in the answer to this request. */
+export function commandDeliveredStatement(gate: DataGate): string {
+  return `UPDATE ${gate.table(CommandEntity)} SET "state" = 'delivered', "deliveries" = $3,
+  "lastDeliveredAt" = $4, "updatedAt" = $4
+  WHERE "enrollmentId" = $1 AND "commandUuid" = $2`;
+}
+
+/** The device's command session, opened by an Idle. */
+export function sessionOpenedStatement(gate: DataGate): string {
+  return `UPDATE ${gate.table(EnrollmentQueueEntity)} SET "sessionId" = $2, "sessionStartedAt" = $3,
+  "updatedAt" = $3 WHERE "enrollmentId" = $1`;
+}
+
+/** The statements of one device report, written once per repository. */
+export function reportStatements(gate: DataGate) {
+  return {
+    pendingQueue: pendingQueueStatement(gate),
+    commandResult: commandResultStatement(gate),
+    commandDelivered: commandDeliveredStatement(gate),
+    sessionOpened: sessionOpenedStatement(gate),
+  };
+}
+
+export type ReportStatements = ReturnType<typeof reportStatements>;
