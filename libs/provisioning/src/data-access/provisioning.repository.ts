@@ -57,13 +57,11 @@ export class ProvisioningRepository {
   }
 
   async findConfiguration(nameOrId: string): Promise<RtsConfiguration | null> {
-    const repository = this.gate.repository(RtsConfigurationEntity);
+    const row =
+      (await this.gate.findOneBy(RtsConfigurationEntity, { name: nameOrId })) ??
+      (await this.gate.findOneBy(RtsConfigurationEntity, { id: nameOrId }));
 
-    return this.gate.run(async () => {
-      const row = (await repository.findOneBy({ name: nameOrId })) ?? (await repository.findOneBy({ id: nameOrId }));
-
-      return row ? plain(row) : null;
-    });
+    return row ? plain(row) : null;
   }
 
   async listConfigurations(): Promise<RtsConfiguration[]> {
