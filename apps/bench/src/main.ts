@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -235,6 +236,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const workDir = resolve('bench', 'tmp', `run-${startedAt.replace(/[:.]/g, '-')}-${process.pid}`);
   const cleanup = new Cleanup();
   const controller = new AbortController();
+  // Every request in flight (up to the highest concurrency) listens for the run's one Ctrl-C.
+  setMaxListeners(0, controller.signal);
   let ok = false;
 
   mkdirSync(workDir, { recursive: true });
