@@ -259,4 +259,44 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select and write on %s'
       'CrateEntity has no column colour',
     );
   });
+
+  it('updates rows by their columns as TypeORM persists the values', async () => {
+    await gate
+      .repository(CrateEntity)
+      .insert({
+        id: 'crate-7',
+        packedAt: new Date('2026-01-01T00:00:00.000Z'),
+        sealed: false,
+        label: null,
+      });
+    const packedAt = new Date('2026-03-04T05:06:07.890Z');
+
+    expect(
+      await gate.updateBy(
+        CrateEntity,
+        { id: 'crate-7' },
+        { packedAt, sealed: true, label: 'glass' },
+      ),
+    ).toBe(1);
+    expect(await gate.repository(CrateEntity).findOneByOrFail({ id: 'crate-7' })).toEqual({
+      id: 'crate-7',
+      packedAt,
+      sealed: true,
+      label: 'glass',
+    });
+    // Undefined fields are left as they are; null clears; inside a unit of work it joins it.
+    expect(
+      await gate.transaction(() =>
+        gate.updateBy(CrateEntity, { id: 'crate-7' }, { label: null, sealed: undefined }),
+      ),
+    ).toBe(1);
+    expect(await gate.repository(CrateEntity).findOneByOrFail({ id: 'crate-7' })).toMatchObject({
+      sealed: true,
+      label: null,
+    });
+    expect(await gate.updateBy(CrateEntity, { id: 'no-such-crate' }, { sealed: true })).toBe(0);
+    await expect(
+      gate.updateBy(CrateEntity, { id: null as never }, { sealed: true }),
+    ).rejects.toThrow('id must have a value');
+  });
 });

@@ -161,20 +161,20 @@ export class CheckinRepository {
         });
       } else {
         enrollmentId = meaning === 'repeat' ? identity.enrollmentId! : previousEnrollmentId!;
-        const updated = await manager.update(
+        const updated = await this.gate.updateBy(
           EnrollmentEntity,
           { id: enrollmentId },
           { awaitingConfiguration: input.awaitingConfiguration, topic: input.topic, status: 'active', ...pushCredentials, updatedAt: now },
         );
-        if (updated.affected !== 1) {
+        if (updated !== 1) {
           throw new Error(`enrollment ${enrollmentId} of ${input.udid} is gone`);
         }
       }
       if (identity.enrollmentId !== enrollmentId) {
-        await manager.update(IdentityEntity, { fingerprint: input.fingerprint }, { enrollmentId });
+        await this.gate.updateBy(IdentityEntity, { fingerprint: input.fingerprint }, { enrollmentId });
       }
       if (device.currentEnrollmentId !== enrollmentId) {
-        await manager.update(DeviceEntity, { udid: input.udid }, { currentEnrollmentId: enrollmentId, updatedAt: now });
+        await this.gate.updateBy(DeviceEntity, { udid: input.udid }, { currentEnrollmentId: enrollmentId, updatedAt: now });
       }
 
       return {
@@ -240,7 +240,7 @@ export class CheckinRepository {
     }
     const changed = Object.entries(known).some(([key, value]) => existing[key as keyof typeof known] !== value);
     if (changed) {
-      await manager.update(DeviceEntity, { udid: facts.udid }, { ...known, updatedAt: now });
+      await this.gate.updateBy(DeviceEntity, { udid: facts.udid }, { ...known, updatedAt: now });
     }
 
     return Object.assign(existing, known);

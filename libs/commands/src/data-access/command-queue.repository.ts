@@ -353,7 +353,7 @@ export class CommandQueueRepository {
           !deviceConfiguredAt
         ) {
           deviceConfiguredAt = now;
-          await manager.update(
+          await this.gate.updateBy(
             EnrollmentQueueEntity,
             { enrollmentId: input.enrollmentId },
             { deviceConfiguredAt: now, updatedAt: now },
@@ -366,7 +366,7 @@ export class CommandQueueRepository {
       ).map((row) => pendingQueueEntry(input.enrollmentId, row));
       const choice = chooseNext(pending, session.sessionId, deviceConfiguredAt);
       for (const { entry } of choice.refused) {
-        await manager.update(
+        await this.gate.updateBy(
           CommandEntity,
           { enrollmentId: entry.enrollmentId, commandUuid: entry.commandUuid },
           { state: 'refused', updatedAt: now },

@@ -84,8 +84,8 @@ export class ProvisioningRepository {
     // Updated in place, inserted only when new: save() would read the row back first.
     await this.gate.run(async () => {
       const { udid, ...fields } = facts;
-      const updated = await this.gate.repository(ManagedDeviceEntity).update({ udid }, fields);
-      if (!updated.affected) {
+      const updated = await this.gate.updateBy(ManagedDeviceEntity, { udid }, fields);
+      if (!updated) {
         await this.gate.repository(ManagedDeviceEntity).insert(facts);
       }
     });
@@ -93,9 +93,9 @@ export class ProvisioningRepository {
 
   /** Changes some fields of a device without writing back a possibly older copy of the rest. */
   async updateDevice(udid: string, fields: Partial<Pick<ManagedDevice, 'rtsConfigurationId' | 'inServiceSince' | 'releaseCommandUuid'>>): Promise<boolean> {
-    const result = await this.gate.run(() => this.gate.repository(ManagedDeviceEntity).update({ udid }, { ...fields, updatedAt: new Date() }));
+    const affected = await this.gate.updateBy(ManagedDeviceEntity, { udid }, { ...fields, updatedAt: new Date() });
 
-    return (result.affected ?? 0) > 0;
+    return affected > 0;
   }
 
   async listDevices(): Promise<ManagedDevice[]> {
@@ -177,7 +177,7 @@ export class ProvisioningRepository {
       cycle.updatedAt = at;
       // The whole copy is written: it is the one that passed the check above, under the lock.
       const { id, ...fields } = cycle;
-      await manager.update(RtsCycleEntity, { id }, fields);
+      await this.gate.updateBy(RtsCycleEntity, { id }, fields);
       await manager.insert(RtsCycleTransitionEntity, {
         cycleId: cycle.id,
         fromState: from,
@@ -202,7 +202,7 @@ export class ProvisioningRepository {
     id: string,
     fields: Partial<Pick<RtsCycle, 'planSteps' | 'reason' | 'releaseDueAt' | 'preserveApps' | 'preservationDeclined' | 'snapshotNotNows' | 'releaseHeld' | 'lockCheckCommandUuid' | 'lockCheckedAt' | 'deadlineAt' | 'snapshotCommandUuid'>>,
   ): Promise<void> {
-    await this.gate.run(() => this.gate.repository(RtsCycleEntity).update({ id }, { ...fields, updatedAt: new Date() }));
+    await this.gate.updateBy(RtsCycleEntity, { id }, { ...fields, updatedAt: new Date() });
   }
 
   /**
