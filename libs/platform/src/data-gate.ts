@@ -314,14 +314,7 @@ export class DataGate {
       throw new Error(`DataGate.findOneBy reads flat entities only; ${metadata.name} has relations or embedded columns`);
     }
     const escape = (name: string) => this.dataSource.driver.escape(name);
-    const columnOf = (key: string) => {
-      const column = metadata.findColumnWithPropertyName(key);
-      if (!column) {
-        throw new Error(`${metadata.name} has no column ${key}`);
-      }
-
-      return column;
-    };
+    const columnOf = (key: string) => columnNamed(metadata, key);
     const keyColumns = keys.filter((key) => !nulls.has(key)).map(columnOf);
     const columns = metadata.columns.map((column) => `${escape(column.databaseName)} AS ${escape(column.propertyName)}`);
     const conditions = [
@@ -337,14 +330,7 @@ export class DataGate {
 
   private keyedUpdate(metadata: EntityMetadata, names: string[], keys: string[]): KeyedUpdate {
     const escape = (name: string) => this.dataSource.driver.escape(name);
-    const columnOf = (key: string) => {
-      const column = metadata.findColumnWithPropertyName(key);
-      if (!column) {
-        throw new Error(`${metadata.name} has no column ${key}`);
-      }
-
-      return column;
-    };
+    const columnOf = (key: string) => columnNamed(metadata, key);
     if (names.length === 0 || keys.length === 0) {
       throw new Error(`DataGate.updateBy on ${metadata.name} needs fields to set and columns to find rows by`);
     }
@@ -408,4 +394,13 @@ function sqliteValue(value: unknown): unknown {
   }
 
   return value;
+}
+
+function columnNamed(metadata: EntityMetadata, key: string): ColumnMetadata {
+  const column = metadata.findColumnWithPropertyName(key);
+  if (!column) {
+    throw new Error(`${metadata.name} has no column ${key}`);
+  }
+
+  return column;
 }
