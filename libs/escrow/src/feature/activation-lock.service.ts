@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 
 import {
   ClearActivationLock,
@@ -29,7 +29,7 @@ const KIND = 'activation-lock-bypass-code';
 
 /** Keeps the device's Activation Lock bypass code and uses it, without ever handing it out. */
 @Injectable()
-export class ActivationLockService {
+export class ActivationLockService implements OnApplicationBootstrap {
   private readonly logger = createLogger('ActivationLockService');
 
   constructor(
@@ -38,6 +38,20 @@ export class ActivationLockService {
     private readonly sealer: SecretSealer,
     private readonly unlock: ActivationLockRepository,
   ) {}
+
+  /**
+   * A missing unlock endpoint is said once, at start: every cycle of a supervised device that asks
+   * for RTS itself asks for a clear, and a warning each time would bury the ones that matter. A
+   * cycle it blocks records why.
+   */
+  onApplicationBootstrap(): void {
+    if (!this.unlock.configured) {
+      this.logger.warn(
+        { variable: 'TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL' },
+        'no unlock endpoint configured: Activation Lock cannot be cleared before an erase',
+      );
+    }
+  }
 
   /** A new code retires the one in force (the device makes one after every erase). */
   async storeCode(envelope: Envelope<StoreCodeRequest>): Promise<StoreCodeReply> {
@@ -92,7 +106,7 @@ export class ActivationLockService {
         outcome: 'unavailable',
         detail: 'no unlock endpoint configured (TURNAROUND_ACTIVATION_LOCK_UNLOCK_URL)',
       };
-      this.logger.warn({ ...fields, ...reply }, 'activation lock not cleared');
+      this.logger.info({ ...fields, ...reply }, 'activation lock not cleared');
 
       return reply;
     }
