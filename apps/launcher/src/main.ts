@@ -148,19 +148,43 @@ function route(path: string): number | undefined {
   return SERVICES.find((service) => service.prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`)))?.port;
 }
 
+/** How long the services get to finish what they are doing before they are killed. */
+const STOP_GRACE_MS = 15_000;
+
+/** Stops every service, waits for each to exit (killing what outlives the grace time), then exits. */
 async function stop(code: number, signal?: NodeJS.Signals): Promise<void> {
-  const startedAt = performance.now();
-  if (!stopping) {
-    logger.info({ signal }, 'shutdown started');
+  if (stopping) {
+    return;
   }
   stopping = true;
-  for (const child of children.values()) {
+  const startedAt = performance.now();
+  logger.info({ signal }, 'shutdown started');
+  const running = [...children.entries()];
+  const exited = running.map(
+    ([, child]) =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          done();
+
+          return;
+        }
+        child.once('exit', () => done());
+      }),
+  );
+  for (const [, child] of running) {
     child.kill('SIGTERM');
   }
-  setTimeout(() => {
-    logger.info({ signal, durationMs: Math.round(performance.now() - startedAt) }, 'shutdown finished');
-    process.exit(code);
-  }, 3_000).unref();
+  const grace = setTimeout(() => {
+    const left = running.filter(([, child]) => child.exitCode === null && child.signalCode === null);
+    logger.warn({ services: left.map(([name]) => name), graceMs: STOP_GRACE_MS }, 'services still running after the grace time; killing them');
+    for (const [, child] of left) {
+      child.kill('SIGKILL');
+    }
+  }, STOP_GRACE_MS);
+  await Promise.all(exited);
+  clearTimeout(grace);
+  logger.info({ signal, durationMs: Math.round(performance.now() - startedAt) }, 'shutdown finished');
+  process.exit(code);
 }
 
 async function main(): Promise<void> {
