@@ -12,15 +12,13 @@ import {
   RETENTION_BATCH,
   ServiceSchema,
 } from '@turnaround/platform';
-import { onEachDatabase } from '@turnaround/testing';
+import { daysAgo, onEachDatabase, RETENTION_NOW } from '@turnaround/testing';
 
 import { InProcessTransport } from './in-process.transport.js';
 import { InboxRetentionService } from './inbox-retention.service.js';
 import { MessagingModule } from './messaging.module.js';
 
-const NOW = new Date('2026-06-01T12:00:00.000Z');
-const DAY_MS = 24 * 60 * 60 * 1000;
-const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
+const NOW = RETENTION_NOW;
 const INBOX_RETENTION_DAYS = 7;
 const SERVICES: readonly ServiceName[] = ['checkin', 'commands', 'escrow', 'provisioning'];
 

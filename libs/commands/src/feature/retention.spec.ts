@@ -1,5 +1,5 @@
 import { RETENTION_BATCH } from '@turnaround/platform';
-import { onEachDatabase } from '@turnaround/testing';
+import { daysAgo, onEachDatabase, RETENTION_NOW } from '@turnaround/testing';
 
 import {
   CommandRetentionRepository,
@@ -10,9 +10,7 @@ import { COMMANDS_SCHEMA } from '../data-access/migrations/commands.schema.js';
 import { CommandState, PENDING_STATES } from '../domain/queue-rules.js';
 import { CommandsRetentionService } from './retention.service.js';
 
-const NOW = new Date('2026-06-01T12:00:00.000Z');
-const DAY_MS = 24 * 60 * 60 * 1000;
-const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
+const NOW = RETENTION_NOW;
 
 function command(commandUuid: string, state: CommandState, updatedAt: Date): CommandEntity {
   return Object.assign(new CommandEntity(), {

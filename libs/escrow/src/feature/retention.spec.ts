@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { onEachDatabase } from '@turnaround/testing';
+import { daysAgo, onEachDatabase, RETENTION_NOW } from '@turnaround/testing';
 
 import { AuditRetentionRepository } from '../data-access/audit-retention.repository.js';
 import {
@@ -12,9 +12,7 @@ import {
 import { ESCROW_SCHEMA } from '../data-access/migrations/escrow.schema.js';
 import { EscrowRetentionService } from './retention.service.js';
 
-const NOW = new Date('2026-06-01T12:00:00.000Z');
-const DAY_MS = 24 * 60 * 60 * 1000;
-const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
+const NOW = RETENTION_NOW;
 const UDID = '00008120-000A1B2C3D4E5F60';
 
 function version(udid: string, number: number, retiredAt: Date | null) {

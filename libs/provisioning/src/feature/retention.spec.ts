@@ -1,4 +1,4 @@
-import { onEachDatabase } from '@turnaround/testing';
+import { daysAgo, onEachDatabase, RETENTION_NOW } from '@turnaround/testing';
 
 import { CycleRetentionRepository } from '../data-access/cycle-retention.repository.js';
 import { PROVISIONING_SCHEMA } from '../data-access/migrations/provisioning.schema.js';
@@ -6,9 +6,7 @@ import { RtsCycleEntity, RtsCycleTransitionEntity } from '../data-access/provisi
 import { cycleRow } from '../testing/cycles.js';
 import { ProvisioningRetentionService } from './retention.service.js';
 
-const NOW = new Date('2026-06-01T12:00:00.000Z');
-const DAY_MS = 24 * 60 * 60 * 1000;
-const daysAgo = (days: number) => new Date(NOW.getTime() - days * DAY_MS);
+const NOW = RETENTION_NOW;
 
 describe('the provisioning service’s retention', () => {
   onEachDatabase(PROVISIONING_SCHEMA, (database) => {
