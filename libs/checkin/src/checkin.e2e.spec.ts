@@ -185,6 +185,9 @@ describe('check-in service over HTTP', () => {
     expect((await send(device, user('student1@example.edu'))).status).toBe(200);
     expect((await send(device, user('student2@example.edu'))).status).toBe(200);
     expect((await send(device, user())).status).toBe(400);
+    // A user channel of a device whose identity never authenticated is refused like the device's.
+    const stranger = await identity();
+    expect((await send(stranger, user('student3@example.edu'))).status).toBeGreaterThanOrEqual(400);
     // The device channel is untouched by its users.
     expect(eventsOf(udid, 'checkin.device.enrolled.v1')).toHaveLength(1);
   });

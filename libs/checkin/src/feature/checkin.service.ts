@@ -55,14 +55,11 @@ export class CheckinService {
     if (message.messageType === 'Authenticate') {
       return this.authenticate(message, udid, identity);
     }
-    if (message.messageType === 'TokenUpdate' && !userChannelKey(message)) {
-      // Its transaction checks the identity itself: one read fewer for the commonest check-in.
+    if (message.messageType === 'TokenUpdate') {
       return this.tokenUpdate(message, udid, identity);
     }
     const bound = await this.repository.requireIdentity(identity.fingerprint, udid);
     switch (message.messageType) {
-      case 'TokenUpdate':
-        return this.tokenUpdate(message, udid, identity);
       case 'CheckOut':
         return this.checkOut(udid);
       case 'SetBootstrapToken':
@@ -111,12 +108,14 @@ export class CheckinService {
   private async tokenUpdate(message: TokenUpdateMessage, udid: string, identity: VerifiedIdentity): Promise<DeviceReply> {
     const userKey = userChannelKey(message);
     if (userKey) {
+      await this.repository.requireIdentity(identity.fingerprint, udid);
       await this.repository.userTokenUpdate(udid, userKey, Buffer.from(message.token).toString('base64'), message.pushMagic);
       this.logger.info({ udid, userChannel: true }, 'user channel token updated');
 
       return OK;
     }
-    // The enrollment change and the events it causes commit together (transactional outbox).
+    // The enrollment change and the events it causes commit together (transactional outbox); its
+    // transaction checks the identity itself, so the commonest check-in reads it once.
     const { enrollment, meaning } = await this.repository.unitOfWork(async () => {
       const outcome = await this.repository.tokenUpdate({
         fingerprint: identity.fingerprint,
