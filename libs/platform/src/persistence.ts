@@ -43,6 +43,9 @@ export interface MigrationRun {
 /** In every service's schema (PostgreSQL) or file (SQLite), next to its own tables. */
 export const MIGRATIONS_TABLE = 'migrations';
 
+/** WAL pages after which a SQLite commit checkpoints (see `dataSourceOptions`). */
+export const SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
 const NO_MIGRATIONS: ServiceMigrations = { postgres: [], sqlite: [] };
 
 // Two-part key of the advisory lock the migrate command holds while it runs: an arbitrary pair
@@ -106,6 +109,11 @@ export function dataSourceOptions(
     prepareDatabase: (db: { pragma(statement: string): unknown }) => {
       db.pragma('busy_timeout = 5000');
       db.pragma('synchronous = NORMAL');
+      // SQLite copies the WAL into the database (and syncs both) whenever the WAL passes this
+      // many pages; at its default (1,000) a run of RTS cycles checkpointed every couple of
+      // seconds, copying the same hot pages (outbox, inbox, queue) each time. At 10,000 a
+      // commit cost about a quarter less; the WAL file of each service grows to about 40 MB.
+      db.pragma(`wal_autocheckpoint = ${SQLITE_WAL_AUTOCHECKPOINT_PAGES}`);
       // better-sqlite3 builds SQLite with a 16 MB page cache per connection, eight times SQLite's
       // own default: the embedded default's four files kept up to 64 MB of pages resident that the
       // OS page cache holds anyway. The pages a device request reads (index roots, a few leaves)
