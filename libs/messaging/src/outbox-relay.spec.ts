@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 
+import { jest } from '@jest/globals';
 import { DataSource } from 'typeorm';
 
 import { CycleEvents, createEnvelope, Envelope } from '@turnaround/contracts';
@@ -35,6 +36,13 @@ function cycleEvent(udid: string, n: number): Envelope {
     state: 'requested',
     at: new Date(2026, 0, 1, 0, 0, n).toISOString(),
   }, { subject: udid });
+}
+
+/** Lets every callback queued so far run, I/O turns included. */
+async function settleTurns(): Promise<void> {
+  for (let turn = 0; turn < 20; turn += 1) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 describe('outbox relay', () => {
@@ -98,6 +106,40 @@ describe('outbox relay', () => {
         }
         expect(await seen).toBe(event.id);
       }
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('takes the events of commits that land together in one round', async () => {
+    const transport = new InProcessTransport({ maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 });
+    const arrived: string[] = [];
+    await transport.subscribe('commands', ['#'], async (envelope) => {
+      arrived.push(envelope.id);
+    });
+    const outbox = new TransactionalOutbox('provisioning', dataSource);
+    const relay = new OutboxRelay('provisioning', dataSource, transport, { pollMs: 3_600_000 });
+    const gate = DataGate.of(dataSource);
+    const select = gate.select.bind(gate);
+    let rounds = 0;
+    jest.spyOn(gate, 'select').mockImplementation((text, params) => {
+      rounds += /FROM "outbox_messages" ORDER BY "seq"/.test(text) ? 1 : 0;
+
+      return select(text, params);
+    });
+    relay.start(outbox);
+    try {
+      await settleTurns();
+      rounds = 0;
+      // Ten devices' handlers commit in the same turn, as they do under load; each commit wakes
+      // the relay.
+      const events = Array.from({ length: 10 }, (_, n) => cycleEvent(`UDID-${n}`, n));
+      await Promise.all(events.map((event) => outbox.stage(event)));
+      await settleTurns();
+      await transport.idle();
+
+      expect(arrived.sort()).toEqual(events.map((event) => event.id).sort());
+      expect(rounds).toBe(1);
     } finally {
       await relay.stop();
     }

@@ -179,15 +179,15 @@ export class OutboxRelay {
       }
       await new Promise<void>((resolve) => {
         if (this.poked && !this.failing) {
-          // Staged after the last round read the outbox: go again at once.
-          resolve();
+          // Staged after the last round read the outbox: go again once this turn ends.
+          coalesce(resolve);
 
           return;
         }
         const timer = setTimeout(resolve, this.failing ? Math.max(this.pollMs, 1_000) : this.pollMs);
         this.wake = () => {
           clearTimeout(timer);
-          resolve();
+          coalesce(resolve);
         };
       });
       this.wake = undefined;
@@ -338,4 +338,14 @@ export class OutboxRelay {
 /** A 64-bit advisory lock key per schema (each service's schema holds its own outbox). */
 function lockKey(schema: string): string {
   return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`turnaround.outbox.${schema}`).digest('hex').slice(0, 16)}`)).toString();
+}
+
+/**
+ * Starts a woken round one turn of the event loop later. Under load the commits of many requests
+ * and handlers land in the same turn, each waking the relay: waiting for the turn to end lets one
+ * round read and delete all their rows, where each used to get a round of its own (a read, a
+ * delete and a commit). An idle relay loses nothing but the turn.
+ */
+function coalesce(resolve: () => void): void {
+  setImmediate(resolve);
 }
