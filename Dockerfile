@@ -38,6 +38,8 @@ RUN mkdir -p /var/lib/turnaround \
 # Numeric, so that Kubernetes can verify runAsNonRoot without a passwd lookup.
 USER 1000:1000
 EXPOSE 8080
-# The same node flags as apps/launcher (NODE_FLAGS), which says why the young generation is capped.
+# The node flags and malloc arenas of every service process (libs/platform/src/service-process.ts
+# says why).
+ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=8"]
 CMD ["dist/apps/embedded/src/main.js"]

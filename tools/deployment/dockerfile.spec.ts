@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+import { SERVICE_MALLOC_ARENAS, SERVICE_NODE_FLAGS } from '@turnaround/platform';
+
 import { dockerfileProblems, ignoredByDockerignore, readDockerfile } from './dockerfile.js';
 import {
   configurationVariables,
@@ -33,9 +35,22 @@ describe('Dockerfile', () => {
     expect(entryPointBuilt(runtime.command?.[0] ?? '')).toBe(true);
   });
 
+  it('starts node with the flags and malloc arenas of every service process', () => {
+    expect(runtime.entrypoint?.slice(1)).toEqual(SERVICE_NODE_FLAGS);
+    expect(runtime.env.get('MALLOC_ARENA_MAX')).toBe(SERVICE_MALLOC_ARENAS);
+    // npm start and npm run start:distributed run the same, unless the caller sets the arenas.
+    const scripts = JSON.parse(repositoryFile('package.json')).scripts as Record<string, string>;
+    for (const name of ['start', 'start:distributed']) {
+      expect(scripts[name]).toContain(
+        `MALLOC_ARENA_MAX=\${MALLOC_ARENA_MAX:-${SERVICE_MALLOC_ARENAS}} node ${SERVICE_NODE_FLAGS.join(' ')} dist/`,
+      );
+    }
+  });
+
   it('sets only variables the services read, and listens beyond loopback', () => {
-    // NODE_ENV is Express's: production turns off stack traces in error pages.
-    const read = new Set([...configurationVariables(), 'NODE_ENV']);
+    // NODE_ENV is Express's: production turns off stack traces in error pages. MALLOC_ARENA_MAX
+    // is glibc's.
+    const read = new Set([...configurationVariables(), 'NODE_ENV', 'MALLOC_ARENA_MAX']);
 
     expect([...runtime.env.keys()].filter((name) => !read.has(name))).toEqual([]);
     expect(runtime.env.get('HOST')).toBe('0.0.0.0');

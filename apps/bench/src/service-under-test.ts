@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as amqp from 'amqplib';
 import pg from 'pg';
 
-import { createLogger } from '@turnaround/platform';
+import { createLogger, SERVICE_NODE_FLAGS, serviceProcessEnv } from '@turnaround/platform';
 import { freeLoopbackPort, freeLoopbackPortRange } from '@turnaround/testing';
 
 import type { Cleanup } from './cleanup.js';
@@ -248,7 +248,7 @@ export class ServiceUnderTest {
     const main = resolve(this.options.distDir, 'apps', entry, 'src', 'main.js');
     const profile = this.options.cpuProfileDir;
     // As `npm start` runs the embedded default (the launcher passes the same to its children).
-    const nodeArgs = ['--enable-source-maps', '--max-semi-space-size=8'];
+    const nodeArgs = [...SERVICE_NODE_FLAGS];
 
     if (profile && entry === 'embedded') {
       mkdirSync(profile, { recursive: true });
@@ -264,7 +264,7 @@ export class ServiceUnderTest {
     const log = openSync(this.logFile, 'a');
 
     this.child = spawn(process.execPath, [...nodeArgs, main], {
-      env,
+      env: serviceProcessEnv(env),
       stdio: ['ignore', log, log, ...(profile ? ['ipc' as const] : [])],
     });
     closeSync(log);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 import pg from 'pg';
 
-import { createLogger } from '@turnaround/platform';
+import { createLogger, SERVICE_NODE_FLAGS, serviceProcessEnv } from '@turnaround/platform';
 
 /**
  * Distributed mode on one machine: the four services and the outbox relay as separate processes on
@@ -41,11 +41,6 @@ const SERVICES = [
   { name: 'relay', port: portBase + 4, prefixes: [] },
 ] as const;
 
-// The flags of every Node process Turnaround runs; the Dockerfile's entry point and the start
-// scripts in package.json pass the same. V8 lets each process's young generation grow to two
-// 16 MiB semi-spaces, about 32 MB resident per service, far more than a request's short-lived
-// garbage needs: at 8 MiB, signed Idle and TokenUpdate cost the same CPU per request in the bench.
-const NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=8'];
 
 const routerPort = port('PORT', 8080);
 const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/turnaround';
@@ -78,8 +73,8 @@ async function ensureDatabase(url: string): Promise<void> {
  * import, so the launcher stays a process supervisor that knows no service's tables.
  */
 async function migrate(): Promise<void> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, resolve(appsDir, 'migrate/src/main.js')], {
-    env: { ...env, DATABASE_URL: databaseUrl },
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(appsDir, 'migrate/src/main.js')], {
+    env: serviceProcessEnv({ ...env, DATABASE_URL: databaseUrl }),
     stdio: 'inherit',
   });
   const code = await new Promise<number | null>((done, fail) => {
@@ -103,8 +98,8 @@ const quickExits = new Map<string, number>();
  */
 function start(service: (typeof SERVICES)[number]): void {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [...NODE_FLAGS, resolve(appsDir, service.name, 'src/main.js')], {
-    env: { ...env, PORT: String(service.port), DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_OUTBOX_RELAY: 'external' },
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(appsDir, service.name, 'src/main.js')], {
+    env: serviceProcessEnv({ ...env, PORT: String(service.port), DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, TURNAROUND_PUBLIC_URL: publicUrl, TURNAROUND_OUTBOX_RELAY: 'external' }),
     stdio: 'inherit',
   });
   children.set(service.name, child);

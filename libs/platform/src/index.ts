@@ -10,3 +10,4 @@ export * from './device-http.js';
 export * from './outbox.entities.js';
 export * from './retention.js';
 export * from './device-routes.js';
+export * from './service-process.js';
