@@ -52,11 +52,14 @@ interface HandMadeSignature {
   attributes?: Buffer[] | 'none';
   signers?: number;
   includeCertificate?: boolean;
+  /** The certificate the signer names (issuer and serial), if not the included one. */
+  namedCertificateDer?: Buffer;
 }
 
 // An independent, deliberately bendable encoder for the shapes no honest signer produces.
 function handMade(options: HandMadeSignature): string {
   const certificate = summarizeCertificate(options.certificateDer);
+  const named = summarizeCertificate(options.namedCertificateDer ?? options.certificateDer);
   const attributes = options.attributes ?? [
     sequence(oid(Oid.contentType), setOf(oid(Oid.data))),
     sequence(
@@ -68,7 +71,7 @@ function handMade(options: HandMadeSignature): string {
   const signature = sign('sha256', signedAttributes ?? options.body, options.signedBy);
   const signerInfo = sequence(
     smallInteger(1),
-    sequence(certificate.issuerRaw, certificate.serialRaw),
+    sequence(named.issuerRaw, named.serialRaw),
     sequence(oid(Oid.sha256)),
     ...(signedAttributes
       ? [Buffer.concat([Buffer.from([0xa0]), signedAttributes.subarray(1)])]
@@ -314,6 +317,20 @@ describe('SignatureVerifier', () => {
       });
 
       expect(codeOf(() => verifier.verify(header, body))).toBe('IDENTITY.SIGNATURE_INVALID');
+    });
+
+    it('refuses a known certificate that the signer does not name', async () => {
+      const other = await authority.issueDeviceIdentity({ commonName: 'device-3' });
+      // device-1's certificate is known (its chain check cached) by the tests above.
+      expect(verifier.verify(signer.sign(body), body).subject).toBe('device-1');
+      const header = handMade({
+        certificateDer: device.certificateDer,
+        namedCertificateDer: other.certificateDer,
+        signedBy: createPrivateKey(other.privateKeyPem),
+        body,
+      });
+
+      expect(codeOf(() => verifier.verify(header, body))).toBe('IDENTITY.SIGNATURE_MALFORMED');
     });
 
     it('refuses a signature that leaves out the signer certificate', () => {
