@@ -15,8 +15,8 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--enable-source-maps', '-
  * glibc gives each thread that allocates its own malloc arena, up to eight per core, and keeps
  * what they freed resident. A service allocates natively from its main thread (SQLite, OpenSSL
  * keys) and from libuv's pool (key generation, file work): with two arenas the embedded default
- * held about 13 MB less after enrolling 10,000 devices, at the same CPU per RTS cycle. Other C
- * libraries ignore the variable.
+ * held about 13 MB less after enrolling 10,000 devices, and CPU per request and per RTS cycle
+ * moved no more than between runs. Other C libraries ignore the variable.
  */
 export const SERVICE_MALLOC_ARENAS = '2';
 
