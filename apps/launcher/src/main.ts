@@ -41,7 +41,6 @@ const SERVICES = [
   { name: 'relay', port: portBase + 4, prefixes: [] },
 ] as const;
 
-
 const routerPort = port('PORT', 8080);
 const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/turnaround';
 const amqpUrl = env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';

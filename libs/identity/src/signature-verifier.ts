@@ -95,7 +95,11 @@ export class SignatureVerifier {
         try {
           const summary = summarizeCertificate(der);
 
-          return { certificate: new X509Certificate(der), summary, subject: summary.subjectRaw.toString('latin1') };
+          return {
+            certificate: new X509Certificate(der),
+            summary,
+            subject: summary.subjectRaw.toString('latin1'),
+          };
         } catch (error) {
           throw new IdentityError(
             'IDENTITY.MATERIAL_INVALID',
@@ -277,7 +281,8 @@ export class SignatureVerifier {
       const { facts } = certificate;
       const matches =
         id.kind === 'issuerAndSerial'
-          ? facts.issuer === id.issuer.toString('latin1') && facts.serial === id.serial.toString('latin1')
+          ? facts.issuer === id.issuer.toString('latin1') &&
+            facts.serial === id.serial.toString('latin1')
           : facts.subjectKeyIdentifier === id.keyIdentifier.toString('latin1');
       if (matches) {
         return certificate;
