@@ -5,10 +5,10 @@ import { logContextFields } from './log-context.js';
 export type Logger = PinoLogger;
 
 /**
- * Field names that may hold secrets anywhere in a log line. The logger removes them, so no caller
- * has to remember to: bootstrap tokens, unlock tokens, push magic, Wi-Fi passwords, profile bodies.
+ * Field names that may hold secrets in a log line, on the line itself or up to two levels down.
+ * The logger censors them, so no caller has to remember to: bootstrap tokens, unlock tokens, push magic, Wi-Fi passwords, profile bodies.
  */
-const SECRET_FIELDS = [
+const SECRET_FIELDS = new Set([
   'token',
   'bootstrapToken',
   'unlockToken',
@@ -26,7 +26,63 @@ const SECRET_FIELDS = [
   'mdmProfileData',
   'WiFiProfileData',
   'MDMProfileData',
-];
+]);
+
+const CENSOR = '[redacted]';
+
+/** How far below a line's own fields a secret field is still found: `field`, `*.field`, `*.*.field`. */
+const SECRET_DEPTH = 2;
+
+/**
+ * `value` with every secret field (see SECRET_FIELDS) at most SECRET_DEPTH levels down replaced by
+ * the censor. The caller's objects are never changed: what holds a secret is copied, the rest is
+ * shared. Only plain objects and arrays are entered; anything else (an Error, a Buffer) is left to
+ * its serializer.
+ *
+ * pino's own redaction does the same from a list of paths, but its wildcard paths cost about 25 µs
+ * a line (six times the rest of the line), and a busy service logs dozens of lines per RTS cycle.
+ */
+export function withoutSecrets<T>(value: T, depth = 0): T {
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, index) => {
+      const censored = depth < SECRET_DEPTH ? withoutSecrets(item, depth + 1) : item;
+      if (censored !== item) {
+        copy ??= [...value];
+        copy[index] = censored;
+      }
+    });
+
+    return (copy ?? value) as T;
+  }
+  if (!isPlainObject(value)) {
+    return value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, field] of Object.entries(value)) {
+    let censored = field;
+    if (SECRET_FIELDS.has(key)) {
+      censored = field === undefined ? field : CENSOR;
+    } else if (depth < SECRET_DEPTH && field !== null && typeof field === 'object') {
+      censored = withoutSecrets(field, depth + 1);
+    }
+    if (censored !== field) {
+      copy ??= { ...value };
+      copy[key] = censored;
+    }
+  }
+
+  return (copy ?? value) as T;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') {
+    return false;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+
+  return prototype === Object.prototype || prototype === null;
+}
 
 let root: PinoLogger | undefined;
 
@@ -35,14 +91,15 @@ let root: PinoLogger | undefined;
  * query text hold whatever the statement wrote (push tokens, profiles).
  */
 export function serializeError(error: unknown): unknown {
-  const serialized = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
-  if (serialized && typeof serialized === 'object') {
-    for (const key of ['parameters', 'query', 'driverError']) {
-      delete serialized[key];
-    }
+  const serialized = pino.stdSerializers.err(error as Error) as unknown;
+  if (!serialized || typeof serialized !== 'object') {
+    return serialized;
   }
+  // A plain copy of its own fields (what is printed), so that the secret fields an error carries
+  // are censored too.
+  const { parameters, query, driverError, ...printed } = serialized as Record<string, unknown>;
 
-  return serialized;
+  return withoutSecrets(printed);
 }
 
 /**
@@ -65,16 +122,16 @@ export function rootLogger(): PinoLogger {
     level: 'info',
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (line) => withoutSecrets(line),
+      bindings: (bindings) => withoutSecrets(bindings),
+    },
     serializers: { err: serializeError },
     // The correlation id (and the device, the message) of whatever is running goes on every
     // line; fields the line sets itself win over these.
     mixin: logContextFields,
     mixinMergeStrategy: mergeOverContext,
-    redact: {
-      paths: SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
-      censor: '[redacted]',
-    },
   });
 
   return root;
