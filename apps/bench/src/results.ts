@@ -228,8 +228,12 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     `${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, \`npm run bench\`` +
       (results.kind === 'full' ? '' : ` (${results.kind})`) +
-      ` on ${machine.cpuModel}, ${machine.cores} cores, ${fixed(machine.memoryBytes / 1024 ** 3)} GiB RAM, ` +
-      `Node ${machine.node}, ${machine.os}. Load average (1/5/15 min) at the start ` +
+      ` on ${machine.cpuModel}${machine.cpuIdentity ? ` (${machine.cpuIdentity})` : ''}, ${machine.cores} cores, ` +
+      `${fixed(machine.memoryBytes / 1024 ** 3)} GiB RAM, Node ${machine.node}, ${machine.os}` +
+      (machine.rsaVerifiesPerSecond
+        ? `; one core checked ${machine.rsaVerifiesPerSecond.toLocaleString('en-US')} RSA-2048 signatures/s before the run`
+        : '') +
+      `. Load average (1/5/15 min) at the start ` +
       `${machine.loadAtStart.join(' / ')}, at the end ${machine.loadAtEnd?.join(' / ') ?? 'n/a'}.`,
     '',
     `Measured: ${describeMeasured(results)}.`,
