@@ -70,6 +70,14 @@ export class BusServer extends Server implements CustomTransportStrategy {
   }
 
   /**
+   * Our patterns are routing keys, stored as given: a direct lookup. Nest's own first tries each
+   * pattern as JSON, and the exception a routing key throws there cost about 1% of an RTS run.
+   */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    return this.messageHandlers.get(pattern) ?? super.getHandlerByPattern(pattern);
+  }
+
+  /**
    * Nest's own version fires the handler's observable and forgets it, so a failure would look
    * like success and the message would be acknowledged. Here the delivery waits for the handler
    * and fails with its error, which decides retry or dead letter.

@@ -210,24 +210,31 @@ export class DeviceWorkflowService {
   async delivered(event: DataOf<typeof CommandDelivered>, at: Date = new Date()): Promise<void> {
     const device = await this.repository.findDevice(event.udid);
     const cycle = device ? await this.currentCycle(device) : null;
-    if (cycle && event.commandUuid === cycle.eraseCommandUuid && event.bootstrapTokenIncluded === false) {
+    if (!cycle) {
+      return;
+    }
+    if (event.commandUuid === cycle.eraseCommandUuid && event.bootstrapTokenIncluded === false) {
       await this.cycles.declinePreservation(cycle, 'the erase went out without a bootstrap token: escrow had none when it was delivered');
     }
-    if (cycle && event.commandUuid === cycle.snapshotCommandUuid && cycle.state === 'snapshotting') {
+    if (event.commandUuid === cycle.snapshotCommandUuid && cycle.state === 'snapshotting') {
       // The inventory goes out in answer to the device's request; the last time that happens in
       // the snapshot phase is the device's Idle after its snapshot, the moment it is back in
       // service and the idle timeout starts to run.
       await this.repository.updateDevice(event.udid, { inServiceSince: at });
     }
-    await this.stepOutcome(event.udid, event.commandUuid, 'delivered');
+    // The cycle as loaded here, not again: every delivery of an RTS cycle passes this way.
+    await this.recordOutcome(cycle, event.commandUuid, 'delivered');
   }
 
   async stepOutcome(udid: string, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {
     const device = await this.repository.findDevice(udid);
     const cycle = device ? await this.currentCycle(device) : null;
-    if (!cycle) {
-      return;
+    if (cycle) {
+      await this.recordOutcome(cycle, commandUuid, outcome);
     }
+  }
+
+  private async recordOutcome(cycle: RtsCycle, commandUuid: string, outcome: PlanStep['outcome']): Promise<void> {
     if (commandUuid === cycle.snapshotCommandUuid) {
       // NotNow here is the device at work on its snapshot (section 8.2 step 9), never a failure.
       if (outcome === 'not-now') {
