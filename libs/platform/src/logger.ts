@@ -6,7 +6,8 @@ export type Logger = PinoLogger;
 
 /**
  * Field names that may hold secrets in a log line, on the line itself or up to two levels down.
- * The logger censors them, so no caller has to remember to: bootstrap tokens, unlock tokens, push magic, Wi-Fi passwords, profile bodies.
+ * The logger censors them, so no caller has to remember to: bootstrap tokens, unlock tokens, push
+ * magic, Wi-Fi passwords, profile bodies.
  */
 const SECRET_FIELDS = new Set([
   'token',
