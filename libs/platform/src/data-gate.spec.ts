@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import pg from 'pg';
-import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
+import { Column, DataSource, Entity, PrimaryColumn, QueryFailedError } from 'typeorm';
 
 import { DataGate } from './data-gate.js';
 
@@ -230,6 +230,38 @@ describe.each(['sqlite', 'postgres'] as const)('DataGate.select and write on %s'
     await expect(unit).rejects.toThrow('rolled back on purpose');
     expect(await gate.repository(CrateEntity).findOneBy({ id: 'crate-4' })).toBeNull();
   });
+
+  it('fails a statement inside a unit of work with TypeORM’s QueryFailedError and the driver’s code', async () => {
+    const crate = gate.table(CrateEntity);
+    const insert = `INSERT INTO ${crate} ("id", "packedAt", "sealed") VALUES ($1, $2, $3)`;
+    await gate.write(insert, ['crate-conflict', new Date(), true]);
+
+    const failure = await gate
+      .transaction(() => gate.write(insert, ['crate-conflict', new Date(), true]))
+      .catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(QueryFailedError);
+    const code = (failure as QueryFailedError<Error & { code?: string }>).driverError.code;
+    expect(code).toBe(dialect === 'sqlite' ? 'SQLITE_CONSTRAINT_PRIMARYKEY' : '23505');
+  });
+
+  if (dialect === 'postgres') {
+    it('runs a statement inside a unit of work as a named prepared statement on the unit’s connection', async () => {
+      const text = `SELECT count FROM ${shelf} WHERE name = $1 AND count >= $2`;
+
+      const prepared = await gate.transaction(async () => {
+        await gate.select(text, ['apples', 0]);
+
+        return gate.select<{ statement: string }>(
+          'SELECT statement FROM pg_prepared_statements WHERE statement = $1',
+          [text],
+        );
+      });
+
+      // PostgreSQL keeps the plan for the connection, instead of parsing the text on every call.
+      expect(prepared).toEqual([{ statement: text }]);
+    });
+  }
 
   it('finds one entity by its columns as TypeORM hydrates it, locked inside a unit of work', async () => {
     await gate
