@@ -16,7 +16,7 @@ export class TransactionalOutbox {
   private readonly gate: DataGate;
   private readonly listeners = new Set<() => void>();
   private readonly notify: boolean;
-  private insertText?: string;
+  private stageText?: string;
 
   constructor(
     readonly service: ServiceName,
@@ -29,22 +29,24 @@ export class TransactionalOutbox {
   async stage(envelope: Envelope): Promise<void> {
     // One statement text, prepared once: TypeORM's insert builder cost more CPU per event than the
     // insert itself, and reading the new seq back wrote the number into a new SQL text each time.
-    this.insertText ??= `INSERT INTO ${this.gate.table(OutboxMessageEntity)}
-      ("messageId", "type", "subject", "envelope", "createdAt", "failedAttempts")
-      VALUES ($1, $2, $3, $4, $5, 0)`;
-    const insert = this.insertText;
-    await this.gate.transaction(async () => {
-      await this.gate.write(insert, [envelope.id, envelope.type, envelope.subject, JSON.stringify(envelope), new Date()]);
-      // Delivered on commit only; wakes relays in other processes (or replicas) at once.
-      if (this.notify) {
-        await this.gate.select('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, this.service]);
-      }
-    });
+    // On PostgreSQL the same statement also notifies the relays (delivered on commit only, and
+    // wakes relays in other processes or replicas at once): one round trip per event, not two.
+    this.stageText ??= this.notify
+      ? `WITH staged AS (${this.insertText()} RETURNING "seq") SELECT pg_notify($6, $7) FROM staged`
+      : this.insertText();
+    const values = [envelope.id, envelope.type, envelope.subject, JSON.stringify(envelope), new Date()];
+    await this.gate.write(this.stageText, this.notify ? [...values, OUTBOX_CHANNEL, this.service] : values);
     this.gate.afterCommit(() => {
       for (const listener of this.listeners) {
         listener();
       }
     });
+  }
+
+  private insertText(): string {
+    return `INSERT INTO ${this.gate.table(OutboxMessageEntity)}
+      ("messageId", "type", "subject", "envelope", "createdAt", "failedAttempts")
+      VALUES ($1, $2, $3, $4, $5, 0)`;
   }
 
   /** Called after each commit that staged events (the in-process relay's wake-up). */
