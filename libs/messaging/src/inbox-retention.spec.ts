@@ -6,13 +6,8 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 
 import { ServiceName } from '@turnaround/contracts';
-import {
-  InboxMessageEntity,
-  MESSAGING_ENTITIES,
-  RETENTION_BATCH,
-  ServiceSchema,
-} from '@turnaround/platform';
-import { daysAgo, onEachDatabase, RETENTION_NOW } from '@turnaround/testing';
+import { InboxMessageEntity, MESSAGING_ENTITIES, RETENTION_BATCH } from '@turnaround/platform';
+import { daysAgo, messagingOnlySchema, onEachDatabase, RETENTION_NOW } from '@turnaround/testing';
 
 import { InProcessTransport } from './in-process.transport.js';
 import { InboxRetentionService } from './inbox-retention.service.js';
@@ -22,13 +17,7 @@ const NOW = RETENTION_NOW;
 const INBOX_RETENTION_DAYS = 7;
 const SERVICES: readonly ServiceName[] = ['checkin', 'commands', 'escrow', 'provisioning'];
 
-// The messaging tables belong to every service's migrations, none of which this library may
-// import: the scratch database gets them from the entities instead.
-const MESSAGING_ONLY: ServiceSchema = {
-  service: 'checkin',
-  entities: [],
-  migrations: { postgres: [], sqlite: [] },
-};
+const MESSAGING_ONLY = messagingOnlySchema('checkin');
 
 function handled(messageId: string, handledAt: Date): InboxMessageEntity {
   return Object.assign(new InboxMessageEntity(), {

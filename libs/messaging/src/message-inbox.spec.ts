@@ -3,17 +3,12 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 
 import { Envelope } from '@turnaround/contracts';
-import { InboxMessageEntity, ServiceSchema } from '@turnaround/platform';
-import { onEachDatabase } from '@turnaround/testing';
+import { InboxMessageEntity } from '@turnaround/platform';
+import { messagingOnlySchema, onEachDatabase } from '@turnaround/testing';
 
 import { MessageInbox } from './outbox.js';
 
-// The messaging tables come from the entities: this library may import no service's migrations.
-const MESSAGING_ONLY: ServiceSchema = {
-  service: 'commands',
-  entities: [],
-  migrations: { postgres: [], sqlite: [] },
-};
+const MESSAGING_ONLY = messagingOnlySchema('commands');
 
 function message(): Envelope {
   return {

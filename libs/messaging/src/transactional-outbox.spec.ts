@@ -5,17 +5,12 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient, Pool, Notification } from 'pg';
 
 import { Envelope } from '@turnaround/contracts';
-import { DataGate, OutboxMessageEntity, ServiceSchema } from '@turnaround/platform';
-import { onEachDatabase } from '@turnaround/testing';
+import { DataGate, OutboxMessageEntity } from '@turnaround/platform';
+import { messagingOnlySchema, onEachDatabase } from '@turnaround/testing';
 
 import { OUTBOX_CHANNEL, TransactionalOutbox } from './outbox.js';
 
-// The messaging tables come from the entities: this library may import no service's migrations.
-const MESSAGING_ONLY: ServiceSchema = {
-  service: 'commands',
-  entities: [],
-  migrations: { postgres: [], sqlite: [] },
-};
+const MESSAGING_ONLY = messagingOnlySchema('commands');
 
 function event(): Envelope {
   return {

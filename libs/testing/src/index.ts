@@ -3,3 +3,4 @@ export * from './scratch-databases.js';
 export * from './on-each-database.js';
 export * from './query-plans.js';
 export * from './retention-clock.js';
+export * from './messaging-schema.js';
