@@ -46,6 +46,8 @@ export interface CycleRunResult {
   requestsPerDeviceCycle: number | null;
   failures: string[];
   timing: Partial<DeviceTiming>;
+  /** Each cycle from its trigger to its last device, on the monotonic clock (for a CPU profile). */
+  windowsUs: { startUs: number; endUs: number }[];
 }
 
 const logger = createLogger('BenchCycles');
@@ -74,16 +76,20 @@ export async function runCycles(
   };
   let cycleCpuMs = 0;
   let cycleStartCpu: number | undefined;
+  let cycleStartUs = 0;
+  const windowsUs: { startUs: number; endUs: number }[] = [];
   // The orchestrator reports each stage through its progress sink: enrolling, then cycle k/K.
   const progress: ProgressSink = {
     start: (label) => {
       cycleStartCpu = label.startsWith('cycle ') ? totalCpuMs(pids, ticks) : undefined;
+      cycleStartUs = monotonicUs();
     },
     update: () => undefined,
     finish: (summary) => {
       if (cycleStartCpu !== undefined) {
         cycleCpuMs += totalCpuMs(pids, ticks) - cycleStartCpu;
         cycleStartCpu = undefined;
+        windowsUs.push({ startUs: cycleStartUs, endUs: monotonicUs() });
       }
       logger.info({ mode: service.mode, flow, summary }, 'simulation stage finished');
     },
@@ -108,7 +114,11 @@ export async function runCycles(
     keys: options.keys,
   });
 
-  return summarize(flow, simulation, cycleCpuMs, timing);
+  return { ...summarize(flow, simulation, cycleCpuMs, timing), windowsUs };
+}
+
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 function summarize(
@@ -116,7 +126,7 @@ function summarize(
   simulation: SimulationResult,
   serverCpuMs: number,
   timing: Partial<DeviceTiming>,
-): CycleRunResult {
+): Omit<CycleRunResult, 'windowsUs'> {
   const all = simulation.cycleResults.flatMap((cycle) => cycle.results);
   const returned = all.filter((result) => result.outcome === 'returned').length;
   const cycleWallMs = simulation.cycleResults.reduce((sum, cycle) => sum + cycle.wallTimeMs, 0);

@@ -12,7 +12,7 @@ import type { LoadResult } from './load-job.js';
 import { currentLoad, describeMachine, describeSource } from './machine.js';
 import { runMemory, sampleMemory, type MemoryResult } from './memory-phase.js';
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options.js';
-import { readProfile, renderProfile, summarizeProfile } from './profile-summary.js';
+import { readProfile, renderProfile, summarizeProfile, type ProfileWindow } from './profile-summary.js';
 import { runRequestPhases } from './request-phases.js';
 import { checkTargets, renderMarkdown, type BenchResults, type ModeResults } from './results.js';
 import { ServiceUnderTest, type Mode } from './service-under-test.js';
@@ -80,8 +80,8 @@ async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
       requests = outcome.results;
       devicesEnrolled += outcome.enrolled;
     }
-    if (options.profile) {
-      await writeProfileSummary(service, requests, options);
+    if (options.profile && options.phases.includes('requests')) {
+      await writeProfileSummary(service, requestSections(requests, options), options);
 
       return { mode, requests, cycles, peak: [], devicesEnrolled };
     }
@@ -111,6 +111,11 @@ async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
           'RTS cycles measured',
         );
       }
+      if (options.profile) {
+        await writeProfileSummary(service, cycles.map(cycleSection), options);
+
+        return { mode, requests, cycles, peak: [], devicesEnrolled };
+      }
     }
     if (options.phases.includes('memory')) {
       memory = await runMemory(service, {
@@ -139,15 +144,48 @@ async function runMode(mode: Mode, context: RunContext): Promise<ModeResults> {
   }
 }
 
-/** Lets the profiled process exit so V8 writes the profile, then sums up the measured window. */
-async function writeProfileSummary(
-  service: ServiceUnderTest,
-  requests: LoadResult[],
-  options: BenchOptions,
-): Promise<void> {
+/** One part of a profile's summary: a title, what was measured, and when. */
+interface ProfileSection {
+  title: string;
+  measured: string;
+  windows: ProfileWindow[];
+}
+
+function requestSections(requests: LoadResult[], options: BenchOptions): ProfileSection[] {
   const [kind] = options.kinds;
   const measured = requests.find((result) => result.kind === kind);
 
+  if (!measured) {
+    throw new Error(`no ${kind} load was measured`);
+  }
+
+  return [
+    {
+      title: `Embedded service under signed ${kind} load (${measured.connections} connections)`,
+      measured:
+        `${Math.round(measured.requestsPerSecond)} requests/s, p99 ${measured.latencyMs.p99?.toFixed(2)} ms, ` +
+        `${measured.cpuMsPerRequest?.toFixed(3)} ms CPU per request.`,
+      windows: [{ startUs: measured.windowStartUs, endUs: measured.windowEndUs }],
+    },
+  ];
+}
+
+function cycleSection(run: CycleRunResult): ProfileSection {
+  return {
+    title: `Embedded service through ${run.flow} RTS cycles (${run.devices} devices)`,
+    measured:
+      `${run.returned} returned of ${run.returned + run.notReturned}, ${run.cyclesPerSecond.toFixed(1)} cycles/s, ` +
+      `${run.cpuMsPerCycle?.toFixed(1)} ms server CPU per cycle, ${run.requestsPerDeviceCycle?.toFixed(1)} device requests per cycle.`,
+    windows: run.windowsUs,
+  };
+}
+
+/** Lets the profiled process exit so V8 writes the profile, then sums up each measured window. */
+async function writeProfileSummary(
+  service: ServiceUnderTest,
+  sections: ProfileSection[],
+  options: BenchOptions,
+): Promise<void> {
   await service.exitForProfile();
 
   const dir = resolve(options.outDir);
@@ -156,32 +194,30 @@ async function writeProfileSummary(
     .map((name) => join(dir, name))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 
-  if (!newest || !measured) {
+  if (!newest) {
     throw new Error(`no CPU profile was written to ${dir}`);
   }
 
-  const summary = summarizeProfile(readProfile(newest), {
-    startUs: measured.windowStartUs,
-    endUs: measured.windowEndUs,
-  });
-  const text = [
-    `# Embedded service under signed ${kind} load (${measured.connections} connections)`,
-    '',
-    `${Math.round(measured.requestsPerSecond)} requests/s, p99 ${measured.latencyMs.p99?.toFixed(2)} ms, ` +
-      `${measured.cpuMsPerRequest?.toFixed(3)} ms CPU per request. Profile: ${newest}`,
-    '',
-    renderProfile(summary),
-  ].join('\n');
+  const profile = readProfile(newest);
+  const text = sections
+    .flatMap((section) => [
+      `# ${section.title}`,
+      '',
+      `${section.measured} Profile: ${newest}`,
+      '',
+      renderProfile(summarizeProfile(profile, section.windows)),
+    ])
+    .join('\n');
   const file = join(dir, 'summary.md');
 
   writeFileSync(file, text);
-  // The window again, so the profile can be summed up anew: profile-summary.js FILE START END.
+  // The windows again, so the profile can be summed up anew: profile-summary.js FILE START END.
   writeFileSync(
     join(dir, 'window.json'),
-    `${JSON.stringify({ profile: newest, startUs: measured.windowStartUs, endUs: measured.windowEndUs, measured })}\n`,
+    `${JSON.stringify({ profile: newest, sections: sections.map(({ title, windows }) => ({ title, windows })) })}\n`,
   );
   process.stdout.write(`${text}\n`);
-  logger.info({ profile: newest, summary: file }, 'profile summarized');
+  logger.info({ cpuProfile: newest, summary: file }, 'profile summarized');
 }
 
 /** Results are committed: no password of a broker or database goes into them. */

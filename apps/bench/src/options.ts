@@ -78,7 +78,8 @@ Options
                         bench/latest.*)
   --profile             instead: profile the embedded service (node --cpu-prof) under load of
                         one request kind (--requests, default idle) at the highest
-                        --connections, and summarize where its time goes
+                        --connections, or with --phases cycles through the RTS runs, and
+                        summarize where its time goes
   --postgres URL        PostgreSQL to create the run's database in
                         (default postgres://postgres@127.0.0.1:5432/postgres)
   --amqp URL            RabbitMQ (default amqp://guest:guest@127.0.0.1:5672)
@@ -329,9 +330,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchCommand {
     if (given.has('requests') && options.kinds.length !== 1) {
       throw new BenchUsageError('--profile profiles one request kind: give --requests one');
     }
+    if (given.has('phases') && (options.phases.length !== 1 || options.phases[0] === 'memory')) {
+      throw new BenchUsageError('--profile profiles one phase: --phases requests or --phases cycles');
+    }
     options.modes = ['embedded'];
     options.kinds = given.has('requests') ? options.kinds : ['idle'];
-    options.phases = ['requests'];
+    options.phases = given.has('phases') ? options.phases : ['requests'];
     options.connections = [Math.max(...options.connections)];
     options.outDir = pick('out', 'bench/tmp/profile');
   }

@@ -93,10 +93,10 @@ function label(frame: CpuProfile['nodes'][number]['callFrame']): string {
 }
 
 /**
- * Self and total time per function, and self time per area, from the samples inside `window`
- * (the whole profile without one). A sample lasts until the next one.
+ * Self and total time per function, and self time per area, from the samples inside `windows`
+ * (the whole profile without any). A sample lasts until the next one.
  */
-export function summarizeProfile(profile: CpuProfile, window?: ProfileWindow): ProfileSummary {
+export function summarizeProfile(profile: CpuProfile, windows: readonly ProfileWindow[] = []): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
 
@@ -110,8 +110,7 @@ export function summarizeProfile(profile: CpuProfile, window?: ProfileWindow): P
   const total = new Map<string, number>();
   const areas = new Map<string, number>();
   const owners = new Map<string, number>();
-  const from = window?.startUs ?? profile.startTime;
-  const to = window?.endUs ?? profile.endTime;
+  const spans = windows.length > 0 ? windows : [{ startUs: profile.startTime, endUs: profile.endTime }];
   let time = profile.startTime;
   let sampledUs = 0;
   let idleUs = 0;
@@ -121,7 +120,7 @@ export function summarizeProfile(profile: CpuProfile, window?: ProfileWindow): P
 
     const next =
       i + 1 < profile.samples.length ? time + (profile.timeDeltas[i + 1] ?? 0) : profile.endTime;
-    const duration = Math.max(0, Math.min(next, to) - Math.max(time, from));
+    const duration = overlapUs(time, next, spans);
 
     if (duration === 0) {
       continue;
@@ -190,7 +189,7 @@ export function summarizeProfile(profile: CpuProfile, window?: ProfileWindow): P
       .sort((a, b) => b.selfMs - a.selfMs);
 
   return {
-    windowMs: (to - from) / 1000,
+    windowMs: spans.reduce((sum, span) => sum + span.endUs - span.startUs, 0) / 1000,
     sampledMs: sampledUs / 1000,
     idleMs: idleUs / 1000,
     functions: entries(self),
@@ -240,6 +239,16 @@ export function renderProfile(summary: ProfileSummary, top = 25): string {
   ].join('\n');
 }
 
+function overlapUs(from: number, to: number, spans: readonly ProfileWindow[]): number {
+  let sum = 0;
+
+  for (const span of spans) {
+    sum += Math.max(0, Math.min(to, span.endUs) - Math.max(from, span.startUs));
+  }
+
+  return sum;
+}
+
 export function readProfile(file: string): CpuProfile {
   return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
 }
@@ -252,8 +261,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.stderr.write('usage: profile-summary.js FILE.cpuprofile [START_US END_US]\n');
     process.exitCode = 2;
   } else {
-    const window = start && end ? { startUs: Number(start), endUs: Number(end) } : undefined;
+    const windows = start && end ? [{ startUs: Number(start), endUs: Number(end) }] : [];
 
-    process.stdout.write(renderProfile(summarizeProfile(readProfile(file), window)));
+    process.stdout.write(renderProfile(summarizeProfile(readProfile(file), windows)));
   }
 }
