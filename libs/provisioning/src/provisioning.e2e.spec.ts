@@ -25,7 +25,10 @@ import { startServices } from '@turnaround/runtime';
 import { freeLoopbackPort } from '@turnaround/testing';
 
 import { profileDigest, profileReferenceKey } from './domain/profile-reference.js';
+import type { ProvisioningRepository } from './data-access/provisioning.repository.js';
+import type { CycleService } from './feature/cycle.service.js';
 import { CycleTimerService } from './feature/cycle-timer.service.js';
+import { PROVISIONING_SETTINGS, type ProvisioningSettings } from './feature/provisioning.settings.js';
 import { ReturnToServiceService } from './feature/return-to-service.service.js';
 import { ProvisioningModule } from './provisioning.module.js';
 import { serveEnrollmentProfiles } from './testing/enrollment-profiles.js';
@@ -345,20 +348,24 @@ describe('provisioning workflow', () => {
     expect(finished.transitions.map((transition: { reason: string | null }) => transition.reason).join(' ')).toContain('release timeout');
   });
 
-  it('takes up a start that its process left before the erase, once it has been quiet half a minute', async () => {
+  /** Starts a cycle whose process "dies" right before the erase: that step never finishes. */
+  async function startLeftBeforeTheErase(udid: string): Promise<void> {
     await configure('standard');
-    await enroll('UDID-CRASHED-START', 'E1', { ade: true });
-    // The process "dies" right before the erase: that step never finishes, nothing more is written.
+    await enroll(udid, 'E1', { ade: true });
     const service = app.get(ReturnToServiceService) as unknown as { eraseNow: (...args: unknown[]) => Promise<void> };
     const eraseNow = service.eraseNow;
     service.eraseNow = () => new Promise<void>(() => undefined);
     await fetch(`${url}/api/v1/return-to-service`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ devices: ['UDID-CRASHED-START'], configuration: 'standard' }),
+      body: JSON.stringify({ devices: [udid], configuration: 'standard' }),
       signal: AbortSignal.timeout(1_000),
     }).catch(() => undefined);
     service.eraseNow = eraseNow;
+  }
+
+  it('takes up a start that its process left before the erase, once it has been quiet half a minute', async () => {
+    await startLeftBeforeTheErase('UDID-CRASHED-START');
     const left = await cycleOf('UDID-CRASHED-START');
     expect(left.state).toBe('requested');
 
@@ -370,6 +377,47 @@ describe('provisioning workflow', () => {
 
     expect((await cycleOf('UDID-CRASHED-START')).state).toBe('erase-queued');
     expect(queuedFor('UDID-CRASHED-START', 'E1').filter((command) => command.requestType === 'EraseDevice')).toHaveLength(1);
+  });
+
+  it('takes an interrupted start up in one replica when two replicas’ timers find it together', async () => {
+    await startLeftBeforeTheErase('UDID-TWO-TIMERS');
+    const service = app.get(ReturnToServiceService);
+    const resumed: string[] = [];
+    const resumeStart = service.resumeStart.bind(service);
+    service.resumeStart = async (cycle) => {
+      resumed.push(cycle.udid);
+      await resumeStart(cycle);
+    };
+    // A second replica's timer: its own instance over the same database.
+    const timer = app_timer() as unknown as { cycles: CycleService; repository: ProvisioningRepository };
+    const otherReplica = new CycleTimerService(timer.cycles, timer.repository, service, app.get(PROVISIONING_SETTINGS));
+    const later = new Date(Date.now() + 31_000);
+    try {
+      await Promise.all([app_timer().tick(later), otherReplica.tick(later)]);
+      await transport.idle();
+    } finally {
+      service.resumeStart = resumeStart;
+    }
+
+    expect(resumed.filter((udid) => udid === 'UDID-TWO-TIMERS')).toHaveLength(1);
+    expect((await cycleOf('UDID-TWO-TIMERS')).state).toBe('erase-queued');
+  });
+
+  it('leaves a start alone for as long as its Activation Lock clear may still be waiting for escrow', async () => {
+    await startLeftBeforeTheErase('UDID-SLOW-CLEAR');
+    const timer = app_timer() as unknown as { cycles: CycleService; repository: ProvisioningRepository };
+    // Request timeout 10 s: a clear may wait 50 s, so the start is interrupted only after 60 s.
+    const slowEscrow = { ...app.get<ProvisioningSettings>(PROVISIONING_SETTINGS), requestTimeoutMs: 10_000 };
+    const patientTimer = new CycleTimerService(timer.cycles, timer.repository, app.get(ReturnToServiceService), slowEscrow);
+
+    // The spec's short phase deadline stalls it meanwhile; it is not taken up.
+    await patientTimer.tick(new Date(Date.now() + 45_000));
+    await transport.idle();
+    expect(queuedFor('UDID-SLOW-CLEAR', 'E1').filter((command) => command.requestType === 'EraseDevice')).toHaveLength(0);
+
+    await patientTimer.tick(new Date(Date.now() + 61_000));
+    await transport.idle();
+    expect((await cycleOf('UDID-SLOW-CLEAR')).state).toBe('erase-queued');
   });
 
   it('lets a new request replace a stalled cycle, failing it with the reason', async () => {

@@ -197,6 +197,24 @@ export class ProvisioningRepository {
     });
   }
 
+  /**
+   * Takes an interrupted start for this replica: true when the stored cycle is still the copy read
+   * (same state, same `updatedAt`), which moves its `updatedAt` to `at`. Every replica's timer
+   * finds the same quiet start; only the one whose claim lands resumes it, and the start looks busy
+   * to the others for another quiet time.
+   */
+  async claimInterruptedStart(cycle: RtsCycle, at: Date): Promise<boolean> {
+    const claimed = await this.gate.write(
+      `UPDATE ${this.gate.table(RtsCycleEntity)} SET "updatedAt" = $1 WHERE "id" = $2 AND "state" = $3 AND "updatedAt" = $4`,
+      [at, cycle.id, cycle.state, cycle.updatedAt],
+    );
+    if (claimed.affected === 1) {
+      cycle.updatedAt = at;
+    }
+
+    return claimed.affected === 1;
+  }
+
   /** Changes some fields of a cycle without touching the rest (its state above all). */
   async updateCycle(
     id: string,

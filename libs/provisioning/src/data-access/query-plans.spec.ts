@@ -47,6 +47,13 @@ describe('the RTS cycles’ query plans', () => {
       // Every branch names its state, so either of the two indexes led by the state may serve it.
       ['the timer looks for interrupted starts', () => repository.interruptedStarts(now)],
       [
+        'the timer takes up an interrupted start',
+        async () => {
+          const cycle = await repository.findCycle('cycle-plans');
+          await repository.claimInterruptedStart(cycle!, new Date());
+        },
+      ],
+      [
         'a device’s cycles and their history are listed',
         async () => {
           const cycles = await repository.cyclesOf('udid-plans');

@@ -39,10 +39,8 @@ describe('cycle transition compare-and-set on PostgreSQL', () => {
     await admin.end();
   });
 
-  it('lets only one of two writers move a cycle out of the state they both read', async () => {
-    const repository = new ProvisioningRepository(dataSource);
+  async function startedCycle(repository: ProvisioningRepository, now: Date): Promise<RtsCycle> {
     const udid = `UDID-${randomUUID()}`;
-    const now = new Date();
     await repository.saveDevice({
       udid, enrollmentId: 'E1', enrollmentStatus: 'enrolled', serialNumber: null, productName: null, osVersion: null, platform: 'ios',
       userEnrollment: false, awaitingConfiguration: false, enrolledViaAde: null, supervised: false, activationLockEnabled: false,
@@ -56,6 +54,13 @@ describe('cycle transition compare-and-set on PostgreSQL', () => {
       configuredAt: null, returnedAt: null, endedAt: null, deadlineAt: now, releaseDueAt: null, updatedAt: now,
     };
     await repository.startCycle(cycle);
+
+    return cycle;
+  }
+
+  it('lets only one of two writers move a cycle out of the state they both read', async () => {
+    const repository = new ProvisioningRepository(dataSource);
+    const cycle = await startedCycle(repository, new Date());
 
     // Writer A (the erase being queued) holds its unit open a moment, as any unit that goes on
     // to stage its events does; writer B (a timer pass with the same copy) comes in meanwhile.
@@ -87,5 +92,24 @@ describe('cycle transition compare-and-set on PostgreSQL', () => {
       recordedB: false,
       fromRequested: 1,
     });
+  });
+
+  it('lets only one of two replicas take up the same interrupted start', async () => {
+    const repository = new ProvisioningRepository(dataSource);
+    const startedAt = new Date(Date.now() - 60_000);
+    const cycle = await startedCycle(repository, startedAt);
+    const quietSince = new Date(Date.now() - 30_000);
+    // Both replicas' timers read the same quiet start, then both try to take it.
+    const [seenByA, seenByB] = await Promise.all([repository.interruptedStarts(quietSince), repository.interruptedStarts(quietSince)]);
+    const copyA = seenByA.find((found) => found.id === cycle.id);
+    const copyB = seenByB.find((found) => found.id === cycle.id);
+    expect(copyA && copyB).toBeTruthy();
+
+    const now = new Date();
+    const claims = await Promise.all([repository.claimInterruptedStart(copyA!, now), repository.claimInterruptedStart(copyB!, now)]);
+
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    // Taken up, it looks busy for another quiet time.
+    expect((await repository.interruptedStarts(quietSince)).map((found) => found.id)).not.toContain(cycle.id);
   });
 });

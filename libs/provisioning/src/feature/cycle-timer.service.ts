@@ -1,17 +1,20 @@
-import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 
 import { createLogger, runWithNewLogContext } from '@turnaround/platform';
 
 import { ProvisioningRepository } from '../data-access/provisioning.repository.js';
 import { CycleService } from './cycle.service.js';
-import { ReturnToServiceService } from './return-to-service.service.js';
+import { PROVISIONING_SETTINGS, type ProvisioningSettings } from './provisioning.settings.js';
+import { clearTimeoutMs, ReturnToServiceService } from './return-to-service.service.js';
 
 const TICK_MS = 1_000;
 /**
  * A started cycle this long without its erase (or its lock check) was left by a process that
- * stopped; a clear under way in this process is skipped however long it takes.
+ * stopped. Never shorter than a clear of Activation Lock may take, plus a margin: a start still
+ * waiting for escrow's answer in another replica is not interrupted.
  */
 const INTERRUPTED_START_MS = 30_000;
+const CLEAR_MARGIN_MS = 10_000;
 
 /**
  * Watches the clock for cycles: a missed phase deadline stalls the cycle with its reason, a passed
@@ -29,12 +32,16 @@ export class CycleTimerService implements OnApplicationBootstrap, OnApplicationS
   private readonly logger = createLogger('CycleTimerService');
   private timer?: NodeJS.Timeout;
   private running = false;
+  private readonly interruptedAfterMs: number;
 
   constructor(
     private readonly cycles: CycleService,
     private readonly repository: ProvisioningRepository,
     private readonly returnToService: ReturnToServiceService,
-  ) {}
+    @Inject(PROVISIONING_SETTINGS) settings: ProvisioningSettings,
+  ) {
+    this.interruptedAfterMs = Math.max(INTERRUPTED_START_MS, clearTimeoutMs(settings) + CLEAR_MARGIN_MS);
+  }
 
   onApplicationBootstrap(): void {
     // Each pass is a task of its own: its lines share an id, apart from the other passes'.
@@ -56,11 +63,16 @@ export class CycleTimerService implements OnApplicationBootstrap, OnApplicationS
       for (const cycle of await this.repository.releaseDue(now)) {
         await this.cycles.forceRelease(cycle);
       }
-      // A start taken up in this pass has just made progress: its new deadline is not yet due.
+      // A start taken up in this pass, here or by another replica's timer, has just made progress:
+      // its new deadline is not yet due.
       const resumed = new Set<string>();
-      for (const cycle of await this.repository.interruptedStarts(new Date(now.getTime() - INTERRUPTED_START_MS))) {
-        this.logger.warn({ udid: cycle.udid, cycleId: cycle.id }, 'cycle start was interrupted before its erase; resuming');
+      for (const cycle of await this.repository.interruptedStarts(new Date(now.getTime() - this.interruptedAfterMs))) {
         resumed.add(cycle.id);
+        if (!(await this.repository.claimInterruptedStart(cycle, now))) {
+          // Another replica's timer took it up first, or the start moved on since it was read.
+          continue;
+        }
+        this.logger.warn({ udid: cycle.udid, cycleId: cycle.id }, 'cycle start was interrupted before its erase; resuming');
         await this.returnToService.resumeStart(cycle);
       }
       for (const cycle of (await this.repository.overdueCycles(now)).filter((due) => !resumed.has(due.id))) {

@@ -48,6 +48,14 @@ const AWAITING_REENROLLMENT = new Set(['erase-queued', 'erase-acknowledged']);
 // request timeout is seconds, so a minute without word means the answer never went out.
 const DEVICE_ANSWER_DEADLINE_MS = 60_000;
 
+/**
+ * How long a clear of Activation Lock may wait for escrow, which waits for Apple's unlock
+ * endpoint: longer than an ordinary request between services.
+ */
+export function clearTimeoutMs(settings: Pick<ProvisioningSettings, 'requestTimeoutMs'>): number {
+  return settings.requestTimeoutMs * 5;
+}
+
 export interface TriggerResult {
   udid: string;
   cycleId?: string;
@@ -555,7 +563,7 @@ export class ReturnToServiceService implements BeforeApplicationShutdown {
         const result = await this.bus.request(
           ClearActivationLock,
           { udid: device.udid, serialNumber: device.serialNumber, productType: device.productName, reason: `erase for cycle ${cycle.id}`, requestedBy: 'provisioning' },
-          { subject: device.udid, correlationId: cycle.id, timeoutMs: this.settings.requestTimeoutMs * 5 },
+          { subject: device.udid, correlationId: cycle.id, timeoutMs: clearTimeoutMs(this.settings) },
         );
         failure = result.outcome === 'cleared' ? null : `${result.outcome}${result.detail ? `: ${result.detail}` : ''}`;
       } catch (error) {
