@@ -4,6 +4,7 @@ import {
   Asn1Error,
   Asn1Node,
   bitString,
+  bitStringOctetsOf,
   booleanValue,
   contentOf,
   expectConstructed,
@@ -121,6 +122,35 @@ export function summarizeCertificate(der: Buffer): CertificateSummary {
     notBefore: timeOf(der, validity.children[0], 'certificate notBefore'),
     notAfter: timeOf(der, validity.children[1], 'certificate notAfter'),
     subjectKeyIdentifier: extensions && subjectKeyIdentifierOf(der, extensions),
+  };
+}
+
+/** What checking a certificate's issuer and using its key need, apart from the summary. */
+export interface CertificateKeyAndSignature {
+  /** The DER SubjectPublicKeyInfo. */
+  readonly subjectPublicKeyInfo: Buffer;
+  /** The signed part (TBSCertificate, DER), the issuer's signature algorithm and signature. */
+  readonly tbs: Buffer;
+  readonly signatureAlgorithm: string;
+  readonly signature: Buffer;
+}
+
+/**
+ * Reads a certificate's key and its issuer's signature; throws `Asn1Error` when the DER is not a
+ * certificate. Kept apart from {@link summarizeCertificate}, which every signed request runs.
+ */
+export function keyAndSignatureOf(der: Buffer): CertificateKeyAndSignature {
+  const root = expectConstructed(parseAsn1(der), Tag.Sequence, 'Certificate');
+  const tbs = expectConstructed(root.children[0], Tag.Sequence, 'TBSCertificate');
+  // version [0], serial, signature, issuer, validity, subject, then the key.
+  const publicKey = tbs.children[isContext(tbs.children[0], 0) ? 6 : 5];
+  const algorithm = expectConstructed(root.children[1], Tag.Sequence, 'certificate signature algorithm');
+
+  return {
+    subjectPublicKeyInfo: rawOf(der, expectConstructed(publicKey, Tag.Sequence, 'certificate public key')),
+    tbs: rawOf(der, tbs),
+    signatureAlgorithm: oidOf(der, algorithm.children[0], 'certificate signature algorithm'),
+    signature: bitStringOctetsOf(der, root.children[2], 'certificate signature'),
   };
 }
 

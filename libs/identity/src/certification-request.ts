@@ -7,7 +7,7 @@ import {
   Asn1Error,
   Asn1Node,
   bitString,
-  contentOf,
+  bitStringOctetsOf,
   expectConstructed,
   expectUniversal,
   isContext,
@@ -23,6 +23,7 @@ import {
   utf8String,
 } from './der.js';
 import { Oid } from './oids.js';
+import { publicKeyFromSpki } from './public-key.js';
 import { attribute } from './signed-data.js';
 
 export interface CertificationRequest {
@@ -73,7 +74,7 @@ export function readCertificationRequest(der: Buffer): CertificationRequest {
       expectConstructed(algorithm, Tag.Sequence, 'algorithm').children[0],
       'algorithm',
     );
-    signature = bitStringBytes(der, signatureBits);
+    signature = bitStringOctetsOf(der, signatureBits, 'request signature');
   } catch (error) {
     throw malformed(error);
   }
@@ -81,7 +82,7 @@ export function readCertificationRequest(der: Buffer): CertificationRequest {
   const subjectPublicKeyInfo = rawOf(der, fields[2]);
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: subjectPublicKeyInfo, format: 'der', type: 'spki' });
+    publicKey = publicKeyFromSpki(subjectPublicKeyInfo);
   } catch {
     throw new CertificationRequestError(
       'unsupported-algorithm',
@@ -163,15 +164,6 @@ function challengePasswordOf(der: Buffer, attributes: Asn1Node | undefined): str
   }
 
   return undefined;
-}
-
-function bitStringBytes(der: Buffer, node: Asn1Node | undefined): Buffer {
-  const content = contentOf(der, expectUniversal(node, Tag.BitString, 'request signature'));
-  if (content.length < 1 || content[0] !== 0) {
-    throw new Asn1Error('request signature is not a whole number of octets');
-  }
-
-  return content.subarray(1);
 }
 
 // PrintableString where the value allows it, as most SCEP servers expect; UTF8String otherwise.

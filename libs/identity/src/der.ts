@@ -206,6 +206,16 @@ export function contentOf(bytes: Buffer, node: Asn1Node): Buffer {
 }
 
 /** OCTET STRING contents; BER lets an encoder split them into constructed segments. */
+/** The octets of a BIT STRING that holds whole octets (a signature, a key): no unused bits. */
+export function bitStringOctetsOf(bytes: Buffer, node: Asn1Node | undefined, what: string): Buffer {
+  const content = contentOf(bytes, expectUniversal(node, Tag.BitString, what));
+  if (content.length < 1 || content[0] !== 0) {
+    throw new Asn1Error(`${what} is not a whole number of octets`);
+  }
+
+  return content.subarray(1);
+}
+
 export function octetStringOf(bytes: Buffer, node: Asn1Node, what: string): Buffer {
   expectUniversal(node, Tag.OctetString, what);
   if (!node.constructed) {

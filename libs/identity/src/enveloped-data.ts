@@ -8,10 +8,9 @@ import {
   privateDecrypt,
   publicEncrypt,
   randomBytes,
-  X509Certificate,
 } from 'node:crypto';
 
-import { CertificateSummary, summarizeCertificate } from './certificate.js';
+import { CertificateSummary, keyAndSignatureOf, summarizeCertificate } from './certificate.js';
 import {
   CONTENT_CIPHERS,
   ContentCipher,
@@ -39,6 +38,7 @@ import {
   toDefiniteLength,
 } from './der.js';
 import { Oid } from './oids.js';
+import { publicKeyFromSpki } from './public-key.js';
 
 export type EnvelopeProblem =
   'malformed' | 'wrong-recipient' | 'unsupported-algorithm' | 'undecryptable';
@@ -66,7 +66,7 @@ export function buildEnvelopedData(
   cipherName: ContentCipherName,
 ): Buffer {
   const recipient = summarizeCertificate(recipientCertificate);
-  const publicKey = new X509Certificate(recipientCertificate).publicKey;
+  const publicKey = publicKeyFromSpki(keyAndSignatureOf(recipientCertificate).subjectPublicKeyInfo);
   const cipher = contentCipherNamed(cipherName);
   const contentKey = randomBytes(cipher.keyLength);
   const iv = randomBytes(cipher.ivLength);

@@ -1,7 +1,7 @@
-import { KeyObject, randomBytes, X509Certificate } from 'node:crypto';
+import { KeyObject, randomBytes } from 'node:crypto';
 
 import { CertificateAuthority, privateKeyOf } from './certificate-authority.js';
-import { CertificateSummary, summarizeCertificate } from './certificate.js';
+import { CertificateSummary, keyAndSignatureOf, summarizeCertificate } from './certificate.js';
 import {
   CertificationRequest,
   CertificationRequestError,
@@ -17,6 +17,7 @@ import {
 } from './enveloped-data.js';
 import { IdentityError } from './identity.errors.js';
 import { Oid } from './oids.js';
+import { publicKeyFromSpki } from './public-key.js';
 import {
   failInfoAttribute,
   FailInfo,
@@ -146,7 +147,12 @@ export class ScepServer {
       return refuse('badMessageCheck', 'the message does not carry its signer certificate');
     }
     const content = signedData.content ?? Buffer.alloc(0);
-    const publicKey = new X509Certificate(certificate.der).publicKey;
+    let publicKey: KeyObject;
+    try {
+      publicKey = publicKeyFromSpki(keyAndSignatureOf(certificate.der).subjectPublicKeyInfo);
+    } catch {
+      return refuse('badMessageCheck', 'the signer certificate holds no key this CA can read');
+    }
     const verdict = checkSigner(signer, content, publicKey);
     if (verdict !== 'valid') {
       return verdict === 'unsupported-algorithm'

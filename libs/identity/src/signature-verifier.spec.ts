@@ -473,6 +473,28 @@ describe('SignatureVerifier', () => {
         );
       });
 
+      withOpenssl('trusts a device certificate that another CA signed with RSA-PSS, and only from that CA', () => {
+        const run = (args: string[]): void => {
+          const result = spawnSync('openssl', args, { cwd: dir });
+          if (result.status !== 0) {
+            throw new Error(`openssl ${args[0]} failed: ${result.stderr.toString()}`);
+          }
+        };
+        run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'pss-ca.key', '-out', 'pss-ca.pem', '-subj', '/CN=PSS CA', '-days', '2']);
+        run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'pss-device.key', '-out', 'pss-device.csr', '-subj', '/CN=pss-device']);
+        run(['x509', '-req', '-in', 'pss-device.csr', '-CA', 'pss-ca.pem', '-CAkey', 'pss-ca.key', '-CAcreateserial', '-days', '2',
+          '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-out', 'pss-device.pem']);
+        const pssDevice = {
+          certificatePem: readFileSync(join(dir, 'pss-device.pem'), 'utf8'),
+          privateKeyPem: readFileSync(join(dir, 'pss-device.key'), 'utf8'),
+        };
+        const header = opensslSign(pssDevice, ['-md', 'sha256']);
+        const trusting = new SignatureVerifier([authority.certificatePem, readFileSync(join(dir, 'pss-ca.pem'), 'utf8')]);
+
+        expect(trusting.verify(header, body).subject).toBe('pss-device');
+        expect(codeOf(() => verifier.verify(header, body))).toBe('IDENTITY.CERTIFICATE_UNTRUSTED');
+      });
+
       withOpenssl('accepts a streamed (BER, indefinite length) signature from openssl', () => {
         const header = opensslSign(device, ['-md', 'sha256', '-stream']);
 
