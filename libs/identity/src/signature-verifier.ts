@@ -103,7 +103,6 @@ export class SignatureVerifier {
       .map((der) => {
         try {
           const summary = summarizeCertificate(der);
-
           const certificate = new X509Certificate(der);
 
           return {
