@@ -2,12 +2,12 @@ import { createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 
 import {
   Asn1Error,
+  bitStringOctetsOf,
   contentOf,
   expectConstructed,
   expectUniversal,
   oidOf,
   parseAsn1,
-  bitStringOctetsOf,
   Tag,
 } from './der.js';
 import { Oid } from './oids.js';
@@ -29,7 +29,9 @@ const CURVES: ReadonlyMap<string, { crv: string; size: number }> = new Map([
 export function publicKeyFromSpki(spki: Buffer): KeyObject {
   const jwk = jwkOf(spki);
 
-  return jwk ? createPublicKey({ key: jwk, format: 'jwk' }) : createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  return jwk
+    ? createPublicKey({ key: jwk, format: 'jwk' })
+    : createPublicKey({ key: spki, format: 'der', type: 'spki' });
 }
 
 /** The JWK of an RSA or named-curve EC SubjectPublicKeyInfo; undefined for other kinds. */
